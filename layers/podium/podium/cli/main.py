@@ -1,0 +1,49 @@
+"""The `podium` command: one sub-command per module, each imported only when it runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+
+from podium import __version__
+from podium.errors import PodiumError
+
+# name → (module, one-line help). Each module defines `configure(parser)` and `run(args)`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("podium.cli.validate", "check agent files and print every problem"),
+    "schema": ("podium.cli.schema", "print or write the agent file's JSON Schema"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="podium",
+        description="Podium runs AI agents from declarative agent files.",
+    )
+    parser.add_argument("--version", action="version", version=f"podium {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(_module=module)
+        configure: Callable[[argparse.ArgumentParser], None] = import_module(module).configure
+        configure(command)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = import_module(args._module).run
+    try:
+        return run(args)
+    except PodiumError as exc:
+        print(f"podium: error: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
