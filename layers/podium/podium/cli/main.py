@@ -14,6 +14,7 @@ from podium.errors import PodiumError
 COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("podium.cli.validate", "check agent files and print every problem"),
     "schema": ("podium.cli.schema", "print or write the agent file's JSON Schema"),
+    "build": ("podium.cli.build", "compile agents into statemachines/run.asl.json"),
 }
 
 
