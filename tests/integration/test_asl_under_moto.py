@@ -7,6 +7,7 @@ import inspect
 import json
 
 from moto.awslambda.models import LambdaFunction
+
 from support.moto_sfn import TaskError, moto_state_machine
 
 RUN = {"tenant": "t1", "session_id": "s1", "run_id": "r1", "agent": "weather", "agent_hash": "h"}

@@ -23,17 +23,15 @@ import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
+from podium.engine.asl import StatesError
+
 Handler = Callable[[dict[str, Any]], Any]
 ROOT = Path(__file__).parents[2]
 
 
-class TaskError(Exception):
-    """Raise from a handler to fail the task with this error name, as a Lambda would."""
-
-    def __init__(self, error: str, cause: str = "") -> None:
-        super().__init__(cause)
-        self.error = error
-        self.cause = cause
+# Raise from a handler to fail the task with this error name, as a Lambda would; any other
+# exception fails it with its class name, as the Python Lambda runtime reports it.
+TaskError = StatesError
 
 
 @dataclass
@@ -81,9 +79,10 @@ def moto_state_machine(
         calls.append((self.function_name, payload))
         try:
             result = handlers[self.function_name](payload)
-        except TaskError as exc:
-            body = {"errorType": exc.error, "errorMessage": exc.cause}
-            return json.dumps(body), True, ""
+        except StatesError as exc:
+            return json.dumps({"errorType": exc.error, "errorMessage": exc.cause}), True, ""
+        except Exception as exc:
+            return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}), True, ""
         return json.dumps(result), False, ""
 
     LambdaFunction._invoke_lambda = invoke

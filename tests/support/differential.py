@@ -1,0 +1,131 @@
+"""Run one ASL definition under Podium's local executor and under moto's interpreter, with the
+same in-process handlers, and return both outcomes for comparison.
+
+Handlers are called with the task's payload; the calls each side makes are recorded per
+"lane" (a Map iteration, told apart by the `lane` field of its payload, or `main`), because
+moto runs Map iterations on threads: the global order differs, the order within a lane not.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from podium.engine.executor import LocalExecutor
+from podium.store.sqlite import SqliteStore
+from support.moto_sfn import moto_state_machine
+
+HandlerFactory = Callable[["Side"], dict[str, Callable[[dict[str, Any]], Any]]]
+
+
+@dataclass
+class Side:
+    """What one executor did: its calls per lane, and how to answer a task token."""
+
+    name: str
+    calls: dict[str, list[tuple[str, dict[str, Any]]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    send_success: Callable[[str, Any], None] = lambda token, output: None
+    send_failure: Callable[[str, str, str], None] = lambda token, error, cause: None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, function: str, payload: dict[str, Any]) -> None:
+        lane = str(payload.get("lane", "main"))
+        with self.lock:
+            self.calls[lane].append((function, payload))
+
+    def later(self, action: Callable[[], None], delay: float = 0.3) -> None:
+        """Answer a token after the handler that got it has returned."""
+
+        def run() -> None:
+            time.sleep(delay)
+            action()
+
+        threading.Thread(target=run, daemon=True).start()
+
+
+@dataclass
+class Outcome:
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+    calls: dict[str, list[tuple[str, dict[str, Any]]]]
+
+
+def _recording(side: Side, handlers: dict[str, Callable[[dict[str, Any]], Any]]):
+    def wrap(name: str, fn: Callable[[dict[str, Any]], Any]):
+        def call(payload: dict[str, Any]) -> Any:
+            side.record(name, payload)
+            return fn(payload)
+
+        return call
+
+    return {name: wrap(name, fn) for name, fn in handlers.items()}
+
+
+def run_local(
+    definition: dict[str, Any],
+    factory: HandlerFactory,
+    payload: dict[str, Any],
+    tmp: Path,
+    *,
+    timeout: float = 30,
+) -> Outcome:
+    side = Side("local")
+    store = SqliteStore(tmp / "local.db")
+    executor = LocalExecutor(
+        definition, _recording(side, factory(side)), store, owner="test", sleep_scale=1.0
+    )
+    side.send_success = executor.send_task_success
+    side.send_failure = executor.send_task_failure
+    executor.start("exec-1", payload)
+    executor.wait("exec-1", timeout)
+    doc = store.get_checkpoint("exec-1").state
+    store.close()
+    return Outcome(
+        doc["status"], doc.get("output"), doc.get("error"), doc.get("cause"), dict(side.calls)
+    )
+
+
+def run_moto(
+    definition: dict[str, Any],
+    factory: HandlerFactory,
+    payload: dict[str, Any],
+    *,
+    timeout: float = 30,
+) -> Outcome:
+    side = Side("moto")
+    handlers = factory(side)
+    functions = sorted(handlers)
+    with moto_state_machine(_recording(side, handlers), json.dumps(definition), functions) as m:
+        side.send_success = lambda token, output: m.client.send_task_success(
+            taskToken=token, output=json.dumps(output)
+        )
+        side.send_failure = lambda token, error, cause: m.client.send_task_failure(
+            taskToken=token, error=error, cause=cause
+        )
+        done = m.run("exec-1", payload, timeout_s=timeout)
+    output = json.loads(done["output"]) if done.get("output") else None
+    return Outcome(done["status"], output, done.get("error"), done.get("cause"), dict(side.calls))
+
+
+def run_both(
+    definition: dict[str, Any], factory: HandlerFactory, payload: dict[str, Any], tmp: Path
+) -> tuple[Outcome, Outcome]:
+    return run_local(definition, factory, payload, tmp), run_moto(definition, factory, payload)
+
+
+def strip_tokens(calls: dict[str, list[tuple[str, dict[str, Any]]]]) -> dict[str, list[Any]]:
+    """Task tokens differ between executors by nature; compare everything else."""
+    return {
+        lane: [(fn, {k: v for k, v in p.items() if k != "token"}) for fn, p in entries]
+        for lane, entries in calls.items()
+    }
