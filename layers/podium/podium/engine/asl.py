@@ -259,6 +259,8 @@ def check_definition(definition: dict[str, Json], scope: str = "") -> None:
         for target in _targets(state):
             if target not in states:
                 raise AslError(f"state {where!r}: transition to unknown state {target!r}")
+        for template in ("Parameters", "ItemSelector", "ResultSelector"):
+            _check_template(state.get(template), f"state {where!r} {template}")
         if kind == "Task":
             resource = state.get("Resource", "")
             if not (
@@ -273,6 +275,17 @@ def check_definition(definition: dict[str, Json], scope: str = "") -> None:
             if mode != "INLINE":
                 raise AslError(f"state {where!r}: only INLINE Map is supported, not {mode}")
             check_definition(processor, f"{where}/")
+
+
+def _check_template(template: Json, where: str) -> None:
+    if isinstance(template, dict):
+        for key, value in template.items():
+            if key.endswith(".$") and not (isinstance(value, str) and value.startswith("$")):
+                raise AslError(f"{where}: {key} uses an intrinsic function, not supported")
+            _check_template(value, where)
+    elif isinstance(template, list):
+        for item in template:
+            _check_template(item, where)
 
 
 def _targets(state: dict[str, Json]) -> list[str]:
