@@ -1,0 +1,250 @@
+"""Context windows: the model's input built from the newest messages within a token budget.
+
+The builder reads the session newest first, one page at a time, and stops as soon as the
+budget is full: the cost of a turn depends on the budget, not on the length of the history.
+
+- The system prompt is always kept.
+- Messages are taken in units: an assistant message with tool calls travels with its tool
+  results, so a call is never separated from its result (providers reject that).
+- Offloaded payloads (a 5 MB tool output) appear as their head-and-tail preview.
+- `summarize`: when older messages do not fit, a summary produced by the named model (the
+  injected `summarizer`) stands in for them. It is stored beside the history with the range
+  of sequence numbers it covers, reused on later turns and extended when more messages fall
+  out of the window. Stored history is never altered.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from podium.errors import InputError
+from podium.settings import LITELLM_OFFLINE_ENV
+from podium.store.models import Message, Summary
+
+if TYPE_CHECKING:
+    from podium.store.base import Store
+
+logger = logging.getLogger(__name__)
+
+ChatMessage = dict[str, Any]
+TokenCounter = Callable[[list[ChatMessage]], int]
+"""Counts the tokens of a list of chat messages."""
+Strategy = Literal["window", "summarize"]
+SUMMARY_RESERVE = 4
+"""With `summarize`, 1/4 of the budget is kept for the summary."""
+
+
+class Summarizer(Protocol):
+    """Writes a summary of chat messages (the models layer supplies one backed by a model)."""
+
+    def __call__(self, messages: list[ChatMessage]) -> str:
+        """Return the summary text."""
+        ...
+
+
+@dataclass
+class ContextWindow:
+    """What goes to the model, and what building it cost."""
+
+    messages: list[ChatMessage]
+    """System prompt, summary (if any), then the newest messages, oldest first."""
+    tokens: int
+    """Tokens counted for `messages`."""
+    items_read: int
+    """Store items read to build it (messages and summary)."""
+    first_seq: int | None = None
+    """Sequence number of the oldest message included."""
+    summary: Summary | None = None
+    over_budget: bool = False
+    """True when the newest exchange alone exceeds the budget (it is included anyway)."""
+    seqs: list[int] = field(default_factory=list)
+
+
+def litellm_counter(model: str) -> TokenCounter:
+    """A token counter backed by `litellm.token_counter` for `model` (imported on first use)."""
+
+    def count(messages: list[ChatMessage]) -> int:
+        for name, value in LITELLM_OFFLINE_ENV.items():
+            os.environ.setdefault(name, value)
+        import litellm  # noqa: PLC0415 — ~3 s to import: only where a context is built
+
+        return int(litellm.token_counter(model=model, messages=messages))
+
+    return count
+
+
+def units(messages: Iterator[Message]) -> Iterator[list[Message]]:
+    """Group messages read newest first into units, yielded newest first.
+
+    A unit is one message, or an assistant message with tool calls followed by its tool
+    results. Tool results whose call is missing are dropped (they cannot be sent alone).
+    """
+    pending: list[Message] = []
+    for message in messages:
+        if message.role == "tool":
+            pending.insert(0, message)
+            continue
+        if message.role == "assistant" and message.tool_calls:
+            yield [message, *pending]
+            pending = []
+            continue
+        if pending:
+            logger.warning("seq=%d | dropped tool results without their call", pending[0].seq)
+            pending = []
+        yield [message]
+
+
+def select(
+    unit_stream: Iterator[list[Message]], budget: int, count: TokenCounter
+) -> tuple[list[list[Message]], bool, int]:
+    """Take the newest units while they fit in `budget` tokens (always the newest one).
+
+    Returns (units oldest first, whether the stream ended before the budget did, tokens).
+    """
+    chosen: list[list[Message]] = []
+    used = 0
+    for unit in unit_stream:
+        tokens = count([m.to_chat() for m in unit])
+        if chosen and used + tokens > budget:
+            return list(reversed(chosen)), False, used
+        chosen.append(unit)
+        used += tokens
+        if used > budget:
+            return list(reversed(chosen)), False, used
+    return list(reversed(chosen)), True, used
+
+
+def _newest_first(
+    store: Store, tenant: str, session_id: str, *, page_size: int, after_seq: int, read: list[int]
+) -> Iterator[Message]:
+    cursor: str | None = None
+    while True:
+        page = store.list_messages(
+            tenant, session_id, limit=page_size, cursor=cursor, newest_first=True, hydrate=False
+        )
+        for message in page.items:
+            read[0] += 1
+            if message.seq <= after_seq:
+                return
+            yield message
+        if page.cursor is None:
+            return
+        cursor = page.cursor
+
+
+def build_context(
+    store: Store,
+    tenant: str,
+    session_id: str,
+    *,
+    system_prompt: str | None,
+    budget_tokens: int,
+    model: str = "gpt-4o-mini",
+    token_counter: TokenCounter | None = None,
+    strategy: Strategy = "window",
+    summarizer: Summarizer | None = None,
+    summary_model: str | None = None,
+    page_size: int = 50,
+) -> ContextWindow:
+    """Build the model's input for the next turn of a session (see the module docstring).
+
+    `token_counter` defaults to litellm's for `model`. `strategy="summarize"` needs a
+    `summarizer` and the `summary_model` it uses (recorded on the summary).
+    """
+    if strategy == "summarize" and (summarizer is None or summary_model is None):
+        raise InputError("strategy 'summarize' needs a summarizer and a summary_model")
+    count = token_counter or litellm_counter(model)
+    system = [{"role": "system", "content": system_prompt}] if system_prompt else []
+    system_tokens = count(system) if system else 0
+    read = [0]
+    summary = store.get_summary(tenant, session_id) if strategy == "summarize" else None
+    summary_chat = [summary.to_chat()] if summary else []
+    if summary is not None:
+        read[0] += 1
+    summary_tokens = count(summary_chat) if summary_chat else 0
+    covered = summary.to_seq if summary else 0
+
+    loaded: list[Message] = []
+
+    def stream() -> Iterator[Message]:
+        for message in _newest_first(
+            store, tenant, session_id, page_size=page_size, after_seq=covered, read=read
+        ):
+            loaded.append(message)
+            yield message
+
+    available = budget_tokens - system_tokens - summary_tokens
+    chosen, exhausted, used = select(units(stream()), available, count)
+
+    if strategy == "summarize" and not exhausted and summarizer is not None:
+        # Older messages do not fit: summarize them, keeping only half of what remains for
+        # recent messages so that the next turns fit without summarizing again.
+        reserve = max(summary_tokens, budget_tokens // SUMMARY_RESERVE)
+        keep_budget = max(0, (budget_tokens - system_tokens - reserve) // 2)
+        chosen, _, used = select(units(iter(loaded)), keep_budget, count)
+        first = chosen[0][0].seq if chosen else (loaded[-1].seq + 1 if loaded else covered + 1)
+        summary = _extend_summary(
+            store,
+            tenant,
+            session_id,
+            previous=summary,
+            to_seq=first - 1,
+            summarizer=summarizer,
+            summary_model=summary_model or "",
+            read=read,
+        )
+        summary_chat = [summary.to_chat()] if summary else []
+        summary_tokens = count(summary_chat) if summary else 0
+
+    picked = [m for unit in chosen for m in unit]
+    messages = [*system, *summary_chat, *(m.to_chat() for m in picked)]
+    tokens = system_tokens + summary_tokens + used
+    return ContextWindow(
+        messages=messages,
+        tokens=tokens,
+        items_read=read[0],
+        first_seq=picked[0].seq if picked else None,
+        summary=summary,
+        over_budget=tokens > budget_tokens,
+        seqs=[m.seq for m in picked],
+    )
+
+
+def _extend_summary(
+    store: Store,
+    tenant: str,
+    session_id: str,
+    *,
+    previous: Summary | None,
+    to_seq: int,
+    summarizer: Summarizer,
+    summary_model: str,
+    read: list[int],
+) -> Summary | None:
+    """Summarize the previous summary plus messages up to `to_seq`, and store the result."""
+    start = previous.to_seq + 1 if previous else 1
+    if to_seq < start:
+        return previous
+    older = store.get_messages(tenant, session_id, start, to_seq, hydrate=False)
+    read[0] += len(older)
+    inputs = ([previous.to_chat()] if previous else []) + [m.to_chat() for m in older]
+    text = summarizer(inputs)
+    summary = Summary(
+        session_id=session_id,
+        from_seq=previous.from_seq if previous else 1,
+        to_seq=to_seq,
+        content=text,
+        model=summary_model,
+    )
+    logger.info(
+        "session=%s from_seq=%d to_seq=%d model=%s | context summary stored",
+        session_id,
+        summary.from_seq,
+        to_seq,
+        summary_model,
+    )
+    return store.put_summary(tenant, session_id, summary)
