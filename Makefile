@@ -19,8 +19,10 @@ $(STAMP):
 
 install: $(STAMP)  ## create .venv and install the pinned environment
 
-run: install  ## run Podium locally on its embedded defaults
+run: install  ## run Podium locally on its embedded defaults (demo model, no key needed)
 	$(VENV)/bin/podium validate agents/
+	$(VENV)/bin/podium build --check
+	$(VENV)/bin/podium run weather "What's the weather and time in Paris?"
 
 test: install lint  ## lint, type-check and run the whole test suite
 	$(PY) -m pytest -q -n 2 --dist loadfile
@@ -36,8 +38,9 @@ format: install  ## apply ruff's fixes and formatting
 
 check: test  ## everything CI runs
 
-docs: install  ## regenerate the agent JSON Schema and the protocol reference in docs/
+docs: install  ## regenerate the generated files: agent JSON Schema, docs reference, state machine
 	$(VENV)/bin/podium schema --write schemas/agent.schema.json
+	$(VENV)/bin/podium build
 	$(PY) -m podium.protocol.schema docs/agents.md
 
 lock: install  ## re-pin requirements/lock.txt from requirements/dev.in

@@ -43,7 +43,7 @@ def scripted_handlers(tool_failures: dict[str, int]):
         return {"call_id": event["call"]["call_id"], "outcome": "ok"}
 
     return {
-        "BeginRunArn": lambda e: {"ok": True},
+        "BeginRunArn": lambda e: {"number": 0, "next": "model", "calls": []},
         "ModelStepArn": lambda e: next(steps),
         "ToolRunnerArn": run_tool,
         "RecordToolsArn": lambda e: {"recorded": len(e["outcomes"])},

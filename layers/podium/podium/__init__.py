@@ -20,6 +20,7 @@ _LAZY: dict[str, str] = {
     "NotFoundError": "podium.errors",
     "Agent": "podium.protocol.agent",
     "load_agent": "podium.protocol.loader",
+    "tool": "podium.engine.tool_contract",
 }
 
 __all__ = [
@@ -32,9 +33,11 @@ __all__ = [
     "ToolError",
     "__version__",
     "load_agent",
+    "tool",
 ]
 
 if TYPE_CHECKING:
+    from podium.engine.tool_contract import tool
     from podium.errors import (
         AgentConfigError,
         ConflictError,

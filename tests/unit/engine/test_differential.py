@@ -372,7 +372,11 @@ def test_generated_run_machine(tmp_path):
 
         ok = lambda payload: {"ok": True}  # noqa: E731
         handlers = dict.fromkeys(functions["functions"], ok)
-        handlers |= {"ModelStepArn": model_step, "ToolRunnerArn": run_tool}
+        handlers |= {
+            "BeginRunArn": lambda payload: {"number": 0, "next": "model", "calls": []},
+            "ModelStepArn": model_step,
+            "ToolRunnerArn": run_tool,
+        }
         return handlers
 
     run = {"tenant": "t", "session_id": "s", "run_id": "r", "agent": "weather", "agent_hash": "h"}

@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("podium.cli.validate", "check agent files and print every problem"),
     "schema": ("podium.cli.schema", "print or write the agent file's JSON Schema"),
     "build": ("podium.cli.build", "compile agents into statemachines/run.asl.json"),
+    "run": ("podium.cli.run", "run one input through an agent and stream the answer"),
+    "chat": ("podium.cli.run", "chat with an agent interactively"),
 }
 
 
@@ -27,8 +29,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
-        command.set_defaults(_module=module)
-        configure: Callable[[argparse.ArgumentParser], None] = import_module(module).configure
+        command.set_defaults(_module=module, _command=name)
+        loaded = import_module(module)
+        configure: Callable[[argparse.ArgumentParser], None] = getattr(
+            loaded, f"configure_{name}", loaded.configure
+        )
         configure(command)
     return parser
 
@@ -36,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    run: Callable[[argparse.Namespace], int] = import_module(args._module).run
+    loaded = import_module(args._module)
+    run: Callable[[argparse.Namespace], int] = getattr(loaded, args._command, None) or loaded.run
     try:
         return run(args)
     except PodiumError as exc:

@@ -269,11 +269,12 @@ def compile_machine(agents: Iterable[LoadedAgent]) -> dict[str, Any]:
     _check_substitution_names(ordered)
     max_seconds = max((a.agent.limits.max_run_seconds for a in ordered), default=900)
     states: dict[str, Any] = {
-        "BeginRun": _task("BeginRunArn", "ModelStep", result_path=None, Catch=_catch_to_fail()),
+        "BeginRun": _task("BeginRunArn", "ModelStep", result_path="$.step", Catch=_catch_to_fail()),
         "ModelStep": _task(
             "ModelStepArn",
             "NextAfterModel",
             result_path="$.step",
+            parameters={**_ids(), "after_step.$": "$.step.number"},
             retry=[
                 _service_retry(),
                 {

@@ -1,0 +1,273 @@
+"""`podium run AGENT "message"` and `podium chat AGENT`: runs on the embedded defaults (SQLite
+under PODIUM_HOME, the local runner, the agents folder), streamed to the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+from typing import Any, TextIO
+
+from podium import settings
+from podium.errors import InputError
+
+_HELP_VAR = "a session variable, NAME=VALUE (JSON values are parsed: n=3, ok=true)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("agent", help="the agent's name, or its folder (agents/weather)")
+    parser.add_argument("message", help="the input to run")
+    _common(parser)
+
+
+def configure_chat(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("agent", help="the agent's name, or its folder (agents/weather)")
+    _common(parser)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--session", help="continue this session instead of starting one")
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help=_HELP_VAR)
+    parser.add_argument("--tenant", default="local", help="tenant for local runs (default local)")
+    parser.add_argument("--home", help=f"local state folder (default ${settings.ENV_HOME} or "
+                        f"{settings.DEFAULT_HOME})")  # fmt: skip
+    parser.add_argument("--agents", type=Path, help="folder of agents (default ./agents)")
+    parser.add_argument("--approve", choices=["ask", "all", "none"], default="ask",
+                        help="approval requests: ask interactively (default), approve all, "
+                        "or deny all")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    parser.add_argument("--url", help="a running Podium API instead of the embedded runtime")
+    parser.add_argument("--key", help="API key for --url")
+
+
+def run(args: argparse.Namespace) -> int:
+    session = _Session.open(args)
+    try:
+        return session.send(args.message)
+    finally:
+        session.close()
+
+
+def chat(args: argparse.Namespace) -> int:
+    session = _Session.open(args)
+    print(f"chatting with {session.agent} (session {session.session_id}); Ctrl-D to quit")
+    status = 0
+    try:
+        while True:
+            try:
+                line = input("you> ").strip()
+            except EOFError:
+                print()
+                break
+            if line:
+                status = session.send(line)
+    finally:
+        session.close()
+    return status
+
+
+class _Session:
+    """An embedded runtime with one session, and a printer for its runs' events."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from podium.engine.agents import AgentRegistry  # noqa: PLC0415
+        from podium.engine.local import LocalRunner  # noqa: PLC0415
+        from podium.engine.runs import RunService  # noqa: PLC0415
+        from podium.engine.runtime import Runtime  # noqa: PLC0415
+        from podium.store.factory import build_store  # noqa: PLC0415
+
+        if args.url:
+            raise InputError("--url needs Podium's HTTP API, which this build does not ship yet")
+        agents_dir, self.agent = _agent_location(args.agent, args.agents)
+        self.store = build_store("sqlite", home=args.home)
+        self.runtime = Runtime(store=self.store, agents=AgentRegistry(self.store, agents_dir))
+        self.runner = LocalRunner(self.runtime)
+        self.runner.start()
+        self.service = RunService(self.runtime)
+        self.tenant = args.tenant
+        self.approve = args.approve
+        self.as_json = args.json
+        if args.session:
+            found = self.store.get_session(self.tenant, args.session)
+            self.agent = found.agent
+            self.session_id = found.session_id
+        else:
+            variables = dict(_parse_var(item) for item in args.var)
+            self.session_id = self.service.create_session(
+                self.tenant, self.agent, variables=variables
+            ).session_id
+
+    @classmethod
+    def open(cls, args: argparse.Namespace) -> _Session:
+        return cls(args)
+
+    def close(self) -> None:
+        self.runner.stop()
+        self.store.close()
+
+    def send(self, message: str) -> int:
+        from podium.engine.eventlog import BUS  # noqa: PLC0415
+
+        wake = threading.Event()
+        unsubscribe = BUS.subscribe(self.tenant, self.session_id, lambda *_: wake.set())
+        try:
+            started = self.service.start_run(self.tenant, self.session_id, message)
+            run_id = started.run.run_id
+            if started.disposition == "queued":
+                print(f"(queued behind the active run; run {run_id})", file=sys.stderr)
+            return self._follow(run_id, wake)
+        finally:
+            unsubscribe()
+
+    def _follow(self, run_id: str, wake: threading.Event) -> int:
+        after: str | None = None
+        printer = _Printer(sys.stdout, as_json=self.as_json)
+        while True:
+            wake.wait(1.0)
+            wake.clear()
+            events = self.store.list_events(
+                self.tenant, self.session_id, run_id=run_id, after=after, limit=500
+            )
+            for event in events:
+                after = event.event_id
+                part = event.data if isinstance(event.data, dict) else {}
+                printer.show(part)
+                self._answer(run_id, part)
+                if part.get("type") == "finish":
+                    return self._summary(run_id, printer)
+
+    def _answer(self, run_id: str, part: dict[str, Any]) -> None:
+        kind = part.get("type")
+        if kind == "tool-approval-request":
+            call_id = str(part["toolCallId"])
+            approved = self.approve == "all" or (
+                self.approve == "ask" and _ask(f"approve call {call_id}? [y/N] ") in {"y", "yes"}
+            )  # fmt: skip
+            self._retry(
+                lambda: self.service.decide(
+                    self.tenant,
+                    self.session_id,
+                    run_id,
+                    call_id,
+                    approved=approved,
+                    reason=None if approved else "denied",
+                )
+            )
+        elif kind == "tool-input-available":
+            run = self.store.get_run(self.tenant, self.session_id, run_id)
+            pinned = self.runtime.agents.pinned(run.agent, run.agent_hash)
+            tool = pinned.agent.tool(str(part.get("toolName")))
+            if tool is not None and tool.kind == "client":
+                text = _ask(f"result of client tool {tool.name} (JSON or text): ")
+                try:
+                    output: Any = json.loads(text)
+                except json.JSONDecodeError:
+                    output = text
+                call_id = str(part["toolCallId"])
+                self._retry(lambda: self.service.submit_tool_result(
+                    self.tenant, self.session_id, run_id, call_id, output=output))  # fmt: skip
+
+    @staticmethod
+    def _retry(action: Any) -> None:
+        """A call may not be parked on its token yet: wait for it briefly."""
+        import time  # noqa: PLC0415
+
+        from podium.errors import ConflictError  # noqa: PLC0415
+
+        for _ in range(100):
+            try:
+                action()
+                return
+            except ConflictError as exc:
+                if "retry" not in exc.message:
+                    raise
+                time.sleep(0.05)
+        action()
+
+    def _summary(self, run_id: str, printer: _Printer) -> int:
+        run = self.store.get_run(self.tenant, self.session_id, run_id)
+        usage = run.usage
+        if self.as_json:
+            print(
+                json.dumps(
+                    {
+                        "run_id": run_id,
+                        "status": run.status,
+                        "error": run.error,
+                        "usage": usage.model_dump(),
+                    }
+                )
+            )
+        else:
+            printer.newline()
+            print(f"[{run.status}] run {run_id} · {usage.requests} model call(s) · "
+                  f"{usage.input_tokens} in / {usage.output_tokens} out tokens · "
+                  f"${usage.cost_usd:.6f}", file=sys.stderr)  # fmt: skip
+        return 0 if run.status == "succeeded" else 1
+
+
+class _Printer:
+    def __init__(self, out: TextIO, *, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.mid_line = False
+
+    def newline(self) -> None:
+        if self.mid_line:
+            self.out.write("\n")
+            self.mid_line = False
+
+    def show(self, part: dict[str, Any]) -> None:
+        if self.as_json:
+            self.out.write(json.dumps(part) + "\n")
+            self.out.flush()
+            return
+        kind = part.get("type")
+        if kind == "text-delta":
+            self.out.write(str(part.get("delta", "")))
+            self.mid_line = True
+        elif kind == "tool-input-available":
+            self.newline()
+            arguments = json.dumps(part.get("input"), ensure_ascii=False)
+            self.out.write(f"→ {part.get('toolName')}({arguments})\n")
+        elif kind == "tool-output-available":
+            text = json.dumps(part.get("output"), ensure_ascii=False)
+            self.out.write(f"← {text[:300]}{'…' if len(text) > 300 else ''}\n")
+        elif kind in {"tool-output-error", "tool-input-error"}:
+            self.out.write(f"← error: {part.get('errorText')}\n")
+        elif kind == "tool-output-denied":
+            self.out.write("← denied\n")
+        elif kind == "data-notice":
+            self.newline()
+            self.out.write(f"({part.get('data', {}).get('message')})\n")
+        elif kind == "error":
+            self.newline()
+            self.out.write(f"error: {part.get('errorText')}\n")
+        self.out.flush()
+
+
+def _ask(prompt: str) -> str:
+    try:
+        return input(prompt).strip().lower()
+    except EOFError:
+        return ""
+
+
+def _parse_var(item: str) -> tuple[str, Any]:
+    name, sep, raw = item.partition("=")
+    if not sep or not name:
+        raise InputError(f"--var takes NAME=VALUE, got {item!r}")
+    try:
+        return name, json.loads(raw)
+    except json.JSONDecodeError:
+        return name, raw
+
+
+def _agent_location(agent: str, agents_dir: Path | None) -> tuple[Path, str]:
+    """`weather` (in the agents folder) or a path to an agent folder."""
+    path = Path(agent)
+    if agents_dir is None and (path / "agent.yaml").is_file():
+        return path.resolve().parent, path.resolve().name
+    return (agents_dir or settings.agents_dir()), agent

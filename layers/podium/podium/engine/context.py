@@ -1,0 +1,57 @@
+"""What every step handler starts from: the run's ids from the state, and the run itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from podium.engine.asl import StatesError
+from podium.errors import InputError
+
+if TYPE_CHECKING:
+    from podium.engine.runtime import Runtime
+    from podium.store.models import Run
+
+CANCELLED_ERROR = "Podium.Cancelled"
+
+
+@dataclass(frozen=True)
+class RunIds:
+    """The ids every state of the run machine carries."""
+
+    tenant: str
+    session_id: str
+    run_id: str
+    agent: str
+    agent_hash: str
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> RunIds:
+        try:
+            return cls(
+                *(
+                    str(payload[key])
+                    for key in ("tenant", "session_id", "run_id", "agent", "agent_hash")
+                )
+            )
+        except KeyError as exc:
+            raise InputError(f"the step's input lacks {exc.args[0]!r}") from None
+
+    def payload(self) -> dict[str, str]:
+        return {
+            "tenant": self.tenant,
+            "session_id": self.session_id,
+            "run_id": self.run_id,
+            "agent": self.agent,
+            "agent_hash": self.agent_hash,
+        }
+
+
+def load_run(rt: Runtime, ids: RunIds) -> Run:
+    return rt.store.get_run(ids.tenant, ids.session_id, ids.run_id)
+
+
+def mark_cancelled_if_requested(rt: Runtime, run: Run) -> None:
+    """A step of a run already cancelled does nothing: it fails the execution at once."""
+    if run.status == "cancelled" or run.run_id in rt.cancelled:
+        raise StatesError(CANCELLED_ERROR, "the run was cancelled")

@@ -1,0 +1,138 @@
+"""The local runner: the run machine on Podium's own executor, in this process, durable in the
+local store. It holds an ownership lease renewed by a heartbeat; on start it resumes the runs
+whose owner's lease expired (a crashed or killed process) — never a run another live process
+is executing."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+from podium.engine.executor import ExecutionResult, LocalExecutor
+from podium.engine.runtime import Runtime, set_runtime
+from podium.errors import ConflictError, NotFoundError
+from podium.protocol.compile import PODIUM_FUNCTIONS, compile_machine
+from podium.protocol.loader import load_agents
+
+log = logging.getLogger(__name__)
+
+RUNNER_LEASE_S = 15.0
+
+
+class LocalOrchestrator:
+    """`Orchestrator` over a LocalExecutor (StartExecution, SendTask*, StopExecution)."""
+
+    def __init__(self, executor: LocalExecutor) -> None:
+        self.executor = executor
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        self.executor.start(name, payload)
+        return f"local:{name}"
+
+    def stop(self, name: str, *, cause: str) -> None:
+        if not self.executor.stop(name, cause=cause):
+            raise NotFoundError(f"execution {name} is not running here")
+
+    def send_task_success(self, token: str, output: Any) -> None:
+        self.executor.send_task_success(token, output)
+
+    def send_task_failure(self, token: str, error: str, cause: str) -> None:
+        self.executor.send_task_failure(token, error, cause)
+
+
+class LocalRunner:
+    """Owns the executor, the heartbeat and the recovery of orphaned runs."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        definition: dict[str, Any] | None = None,
+        lease_s: float = RUNNER_LEASE_S,
+        retry_sleep_scale: float = 1.0,
+        owner: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.lease_s = lease_s
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        if definition is None:
+            agents_dir = runtime.agents.agents_dir
+            if agents_dir is None:
+                raise NotFoundError("no agents folder: the local runner compiles it")
+            definition = compile_machine(load_agents(agents_dir).values())
+        self.executor = LocalExecutor(
+            definition,
+            _handlers(),
+            runtime.store,
+            owner=self.owner,
+            sleep_scale=retry_sleep_scale,
+            clock=runtime.clock,
+            on_finish=self._finished,
+        )
+        runtime.orchestrator = LocalOrchestrator(self.executor)
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    def start(self) -> list[str]:
+        """Install the runtime, take the runner lease, resume orphaned runs; returns their ids."""
+        set_runtime(self.runtime)
+        self.runtime.store.acquire_runner_lease(self.owner, self.lease_s)
+        self._heartbeat = threading.Thread(target=self._beat, name="podium-heartbeat", daemon=True)
+        self._heartbeat.start()
+        return self.recover()
+
+    def recover(self) -> list[str]:
+        """Resume (or close) every unfinished run whose owner's lease has expired."""
+        dead = set(self.runtime.store.list_expired_owners())
+        resumed = []
+        for checkpoint in self.runtime.store.list_checkpoints():
+            if checkpoint.owner not in dead or self.executor.is_running(checkpoint.run_id):
+                continue
+            try:
+                self.executor.resume(checkpoint)
+            except ConflictError:
+                continue  # another runner took it first
+            resumed.append(checkpoint.run_id)
+        return resumed
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(5)
+        with contextlib.suppress(NotFoundError):
+            self.runtime.store.release_runner_lease(self.owner)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self.lease_s / 3):
+            try:
+                self.runtime.store.heartbeat(self.owner, self.lease_s)
+            except ConflictError:
+                log.error("owner=%s | runner lease lost; re-registering", self.owner)
+                self.runtime.store.acquire_runner_lease(self.owner, self.lease_s)
+            except Exception:
+                log.exception("owner=%s | heartbeat failed", self.owner)
+
+    def _finished(self, name: str, payload: dict[str, Any], result: ExecutionResult) -> None:
+        from podium.engine.step_run import finish_execution  # noqa: PLC0415
+
+        finish_execution(self.runtime, payload, result.status, result.error, result.cause)
+
+
+def _handlers() -> dict[str, Any]:
+    from podium.engine import handlers  # noqa: PLC0415
+
+    return {
+        name: getattr(handlers, path.rsplit(".", 1)[1]) for name, path in PODIUM_FUNCTIONS.items()
+    }
+
+
+def load_definition(path: Path) -> dict[str, Any]:
+    """A checked-in `run.asl.json`."""
+    return dict(json.loads(path.read_text(encoding="utf-8")))

@@ -1,0 +1,496 @@
+"""ModelStep: one model call of a run — context, routing, budget, the streamed call, and the
+tool calls it asked for, validated before anything runs.
+
+Idempotent: the step's outcome is stored on the run, so a redelivered invocation returns it
+without calling the model again; a retried attempt (after a failure mid-stream) gets the next
+attempt number, its own lane of event ids, and first tells readers to discard what the
+earlier attempt streamed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from podium.engine import ui_stream as ui
+from podium.engine.agents import PinnedAgent
+from podium.engine.aio import run_coroutine
+from podium.engine.asl import StatesError
+from podium.engine.context import RunIds, load_run, mark_cancelled_if_requested
+from podium.engine.eventlog import EventWriter
+from podium.engine.runtime import Runtime
+from podium.errors import BudgetExceededError, ConflictError, ModelError
+from podium.models import types as mt
+from podium.observe.redact import Redactor
+from podium.observe.spans import RUN_SPAN, SpanRecorder, model_span_id, step_span_id
+from podium.protocol.agent import Agent
+from podium.protocol.variables import render
+from podium.store.models import Message, Usage
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_ERROR = "Podium.ModelRetryable"
+MAX_INLINE_ARGUMENTS = 64 * 1024
+
+
+class RunCancelledError(Exception):
+    """The run was cancelled while its step was streaming."""
+
+
+@dataclass
+class _Sink:
+    """Maps model stream events to UI-stream parts, and notices a cancel."""
+
+    rt: Runtime
+    ids: RunIds
+    writer: EventWriter
+    text_id: str
+    reasoning_id: str
+    calls: dict[int, str] = field(default_factory=dict)
+    text_open: bool = False
+    reasoning_open: bool = False
+    first_output_at: float | None = None
+    _checked_at: float = field(default_factory=time.monotonic)
+
+    async def __call__(self, event: mt.StreamEvent) -> None:
+        self._check_cancel()
+        if isinstance(event, mt.TextDelta):
+            self._close_reasoning()
+            if not self.text_open:
+                self.writer.emit(ui.text_start(self.text_id))
+                self.text_open = True
+            self.writer.emit(ui.text_delta(self.text_id, event.delta))
+        elif isinstance(event, mt.ReasoningDelta):
+            if not self.reasoning_open:
+                self.writer.emit(ui.reasoning_start(self.reasoning_id))
+                self.reasoning_open = True
+            self.writer.emit(ui.reasoning_delta(self.reasoning_id, event.delta))
+        elif isinstance(event, mt.ToolCallStart):
+            self.calls[event.index] = event.id
+            self.writer.emit(ui.tool_input_start(event.id, event.name))
+        elif isinstance(event, mt.ToolCallDelta) and event.index in self.calls:
+            self.writer.emit(ui.tool_input_delta(self.calls[event.index], event.arguments_fragment))
+        elif isinstance(event, mt.Notice):
+            if event.kind == "repair" and self.text_open:
+                # the answer failed the output schema: what follows replaces it
+                self.close()
+                self.writer.emit(ui.data(ui.DATA_DISCARD, {"part": self.text_id}))
+                self.text_id = f"{self.text_id}-repair"
+            self.writer.emit(
+                ui.data(
+                    ui.DATA_NOTICE,
+                    {"kind": event.kind, "message": event.message, **event.detail},
+                    transient=False,
+                )
+            )
+        if self.first_output_at is None and isinstance(event, mt.OUTPUT_EVENTS):
+            self.first_output_at = time.time()
+
+    def close(self) -> None:
+        self._close_reasoning()
+        if self.text_open:
+            self.writer.emit(ui.text_end(self.text_id))
+            self.text_open = False
+
+    def _close_reasoning(self) -> None:
+        if self.reasoning_open:
+            self.writer.emit(ui.reasoning_end(self.reasoning_id))
+            self.reasoning_open = False
+
+    def _check_cancel(self) -> None:
+        if self.ids.run_id in self.rt.cancelled:
+            raise RunCancelledError
+        now = time.monotonic()
+        if now - self._checked_at >= self.rt.cancel_poll_s:
+            self._checked_at = now
+            run = self.rt.store.get_run(self.ids.tenant, self.ids.session_id, self.ids.run_id)
+            if run.status == "cancelled":
+                raise RunCancelledError
+
+
+def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    ids = RunIds.from_payload(payload)
+    number = int(payload.get("after_step", 0)) + 1
+    run = load_run(rt, ids)
+    mark_cancelled_if_requested(rt, run)
+    if run.step == number and run.step_result is not None:
+        return dict(run.step_result)  # a redelivery: the step already happened
+    attempt = run.step_attempt + 1 if run.step == number else 0
+    run = rt.store.update_run(
+        run.model_copy(
+            update={
+                "step": number,
+                "step_attempt": attempt,
+                "status": "running",
+                "updated_at": rt.clock(),
+            }
+        ),
+        expected_version=run.version,
+    )
+    pinned = rt.agents.pinned(run.agent, run.agent_hash)
+    agent = pinned.agent
+    redact = Redactor(agent.redact)
+    writer = EventWriter(
+        rt.store,
+        ids.tenant,
+        ids.session_id,
+        ids.run_id,
+        number,
+        attempt,
+        batch_ms=rt.event_batch_ms,
+        redact=redact,
+        ttl_s=_days(agent.retention.events_days),
+    )
+    spans = SpanRecorder(
+        rt.store, ids.tenant, ids.session_id, ids.run_id, redact=redact, clock=rt.clock
+    )
+    if attempt > 0:
+        writer.emit(ui.data(ui.DATA_DISCARD, {"step": number, "attempts": list(range(attempt))}))
+    stop = _limit_reached(rt, agent, number, run.created_at)
+    if stop is not None:
+        writer.flush()
+        return _finish_step(
+            rt, ids, number, {"number": number, "next": "fail", "calls": [], "error": stop}
+        )
+    step_span = spans.start(
+        step_span_id(number),
+        "step",
+        f"step {number}",
+        parent_id=RUN_SPAN,
+        attributes={"step": number, "attempt": attempt},
+    )
+    writer.emit(ui.start_step())
+    try:
+        outcome = _call(
+            rt,
+            ids,
+            pinned,
+            run_usage=run.usage,
+            number=number,
+            attempt=attempt,
+            writer=writer,
+            spans=spans,
+            step_span=step_span.span_id,
+        )
+    except RunCancelledError:
+        writer.flush()
+        spans.end(step_span, status="error", error={"Error": "Podium.Cancelled"})
+        raise StatesError("Podium.Cancelled", "the run was cancelled") from None
+    except ModelError as exc:
+        writer.flush()
+        spans.end(step_span, status="error", error={"Error": exc.code, "Cause": exc.message})
+        if exc.details.get("streamed"):
+            writer.emit(ui.data(ui.DATA_NOTICE, {"kind": "stream-error", "message": exc.message}))
+            writer.flush()
+            raise StatesError(RETRYABLE_ERROR, exc.message) from None
+        raise StatesError("Podium.ModelError", exc.message) from None
+    except BudgetExceededError as exc:
+        writer.emit(ui.data(ui.DATA_NOTICE, {"kind": "budget-stop", "message": exc.message}))
+        writer.flush()
+        spans.end(
+            step_span,
+            status="error",
+            error={"Error": "Podium.BudgetExceeded", "Cause": exc.message},
+        )
+        return _finish_step(
+            rt,
+            ids,
+            number,
+            {
+                "number": number,
+                "next": "fail",
+                "calls": [],
+                "error": {"Error": "Podium.BudgetExceeded", "Cause": exc.message},
+            },
+        )
+    spans.end(step_span, attributes={"next": outcome["next"], "tool_calls": len(outcome["calls"])})
+    writer.flush()
+    return _finish_step(rt, ids, number, outcome)
+
+
+def _call(
+    rt: Runtime,
+    ids: RunIds,
+    pinned: PinnedAgent,
+    *,
+    run_usage: Usage,
+    number: int,
+    attempt: int,
+    writer: EventWriter,
+    spans: SpanRecorder,
+    step_span: str,
+) -> dict[str, Any]:
+    """Build the context, choose the model, call it, store the answer; return the outcome."""
+    from podium.models.budget import check_step_budget  # noqa: PLC0415
+    from podium.models.fallbacks import call_with_fallbacks, tool_specs  # noqa: PLC0415
+    from podium.models.routing import choose_model  # noqa: PLC0415
+    from podium.models.tokens import count_tokens  # noqa: PLC0415
+
+    agent = pinned.agent
+    session = rt.store.get_session(ids.tenant, ids.session_id)
+    messages, context_tokens = _context(rt, ids, pinned, session.input_vars)
+    decision = choose_model(agent, number, number > 1, context_tokens)
+    specs = tool_specs(agent.tools)
+    budget = check_step_budget(
+        agent, decision.alias_or_model, messages, specs,
+        run_cost_usd=run_usage.cost_usd, session_cost_usd=session.usage.cost_usd,
+        count=count_tokens,
+    )  # fmt: skip
+    alias = decision.alias_or_model
+    if budget.action == "stop":
+        raise BudgetExceededError(budget.reason)
+    if budget.action == "downgrade":
+        alias = budget.alias
+        writer.emit(ui.data(ui.DATA_NOTICE, {"kind": "budget-downgrade", "message": budget.reason}))
+    reason = decision.reason if alias == decision.alias_or_model else budget.reason
+    model = agent.resolve_model(alias).model
+    writer.emit(
+        ui.data(ui.DATA_ROUTING, {"step": number, "model": model, "alias": alias, "reason": reason})
+    )
+    sink = _Sink(
+        rt,
+        ids,
+        writer,
+        text_id=f"text-{number}-{attempt}",
+        reasoning_id=f"reasoning-{number}-{attempt}",
+    )
+    started = time.time()
+    metadata = {"session_id": ids.session_id, "run_id": ids.run_id, "step": str(number)}
+    try:
+        result = run_coroutine(call_with_fallbacks(
+            agent, alias, messages, specs, on_event=sink, retry=rt.model_retry,
+            metadata=metadata))  # fmt: skip
+    except ModelError as exc:
+        _record_model_span(
+            spans,
+            number,
+            attempt,
+            model=model,
+            reason=reason,
+            started=started,
+            attempts=exc.details.get("attempts", []),
+            error=exc.message,
+        )
+        raise
+    finally:
+        sink.close()
+    _record_model_span(
+        spans,
+        number,
+        attempt,
+        model=result.model,
+        reason=reason,
+        started=started,
+        result=result,
+        attempts=[a.model_dump() for a in result.attempts],
+    )
+    usage = _usage(result.usage)
+    rt.store.add_run_usage(
+        ids.tenant,
+        ids.session_id,
+        ids.run_id,
+        usage,
+        agent=agent.name,
+        model=result.model,
+        idempotency_key=f"{ids.run_id}:{number}:{attempt}",
+    )
+    writer.emit(
+        ui.data(ui.DATA_USAGE, {"step": number, "model": result.model, **_usage_view(result.usage)})
+    )
+    if ids.run_id in rt.cancelled:  # cancelled while the last tokens came in
+        raise RunCancelledError
+    calls, rejected = _validate_calls(agent, result.tool_calls, writer)
+    rt.store.append_message(
+        ids.tenant, ids.session_id,
+        Message(role="assistant", run_id=ids.run_id, **_assistant_fields(result)),
+        idempotency_key=f"{ids.run_id}:{number}:assistant",
+    )  # fmt: skip
+    if not result.tool_calls:
+        writer.emit(ui.finish_step())
+        return {"number": number, "next": "end", "calls": []}
+    return {"number": number, "next": "tools", "calls": calls, "rejected": rejected}
+
+
+def _context(
+    rt: Runtime, ids: RunIds, pinned: PinnedAgent, variables: dict[str, Any]
+) -> tuple[list[dict[str, Any]], int]:
+    from podium.models.tokens import count_tokens  # noqa: PLC0415
+    from podium.store.context import build_context  # noqa: PLC0415
+
+    agent = pinned.agent
+    model = agent.resolve_model(agent.model).model
+    policy = agent.context
+    summarizer = None
+    summary_model = None
+    if policy.strategy == "summarize" and policy.summary_model is not None:
+        summary_model = agent.resolve_model(policy.summary_model).model
+        summarizer = _summarizer(rt, agent, policy.summary_model)
+    window = build_context(
+        rt.store, ids.tenant, ids.session_id,
+        system_prompt=render(pinned.system_template, variables) or None,
+        budget_tokens=policy.max_tokens, model=model,
+        token_counter=lambda messages: count_tokens(model, messages),
+        strategy="summarize" if summarizer is not None else "window",
+        summarizer=summarizer, summary_model=summary_model,
+    )  # fmt: skip
+    return window.messages, window.tokens
+
+
+def _summarizer(rt: Runtime, agent: Agent, alias: str) -> Any:
+    from podium.models.fallbacks import call_with_fallbacks  # noqa: PLC0415
+
+    def summarize(messages: list[dict[str, Any]]) -> str:
+        prompt = [
+            {"role": "system", "content": "Summarise the conversation below for your own later "
+             "use: keep facts, decisions, names, numbers and open questions. Be concise."},
+            {"role": "user", "content": json.dumps(messages, ensure_ascii=False)[:200_000]},
+        ]  # fmt: skip
+        result = run_coroutine(
+            call_with_fallbacks(agent, alias, prompt, [], stream=False, retry=rt.model_retry)
+        )
+        return result.text
+
+    return summarize
+
+
+def _validate_calls(
+    agent: Agent, tool_calls: list[mt.ToolCallResult], writer: EventWriter
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split the model's calls into those that may run and those rejected at once (unknown
+    tool, arguments that are not JSON or fail the tool's schema)."""
+    from jsonschema import Draft202012Validator  # noqa: PLC0415
+
+    accepted: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for call in tool_calls:
+        tool = agent.tool(call.name)
+        problem: str | None = None
+        try:
+            arguments = json.loads(call.arguments_json or "{}")
+        except json.JSONDecodeError as exc:
+            arguments, problem = call.arguments_json, f"arguments are not valid JSON: {exc.msg}"
+        if tool is None:
+            problem = f"unknown tool {call.name!r}"
+        elif problem is None:
+            errors = sorted(
+                Draft202012Validator(tool.parameters).iter_errors(arguments),
+                key=lambda e: list(e.path),
+            )
+            if not isinstance(arguments, dict):
+                problem = "arguments must be a JSON object"
+            elif errors:
+                where = "/".join(map(str, errors[0].path)) or "(root)"
+                problem = f"invalid arguments at {where}: {errors[0].message}"
+        if problem is None and len(call.arguments_json) > MAX_INLINE_ARGUMENTS:
+            problem = f"arguments larger than {MAX_INLINE_ARGUMENTS} bytes"
+        if problem is not None:
+            writer.emit(ui.tool_input_error(call.id, call.name, arguments, problem))
+            rejected.append({"call_id": call.id, "name": call.name, "error": problem})
+            continue
+        writer.emit(ui.tool_input_available(call.id, call.name, arguments))
+        assert tool is not None
+        if tool.approval_policy is not None:
+            writer.emit(ui.tool_approval_request(call.id))
+        accepted.append({"call_id": call.id, "name": call.name, "arguments": arguments})
+    return accepted, rejected
+
+
+def _assistant_fields(result: mt.ModelResult) -> dict[str, Any]:
+    message = result.assistant_message()
+    return {"content": message.get("content"), "tool_calls": message.get("tool_calls")}
+
+
+def _usage(usage: mt.Usage) -> Usage:
+    return Usage(
+        requests=1,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_tokens=usage.cached_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        cost_micro_usd=round(usage.cost_usd * 1_000_000),
+    )
+
+
+def _usage_view(usage: mt.Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "cost_usd": round(usage.cost_usd, 8),
+        "priced": usage.priced,
+    }
+
+
+def _record_model_span(
+    spans: SpanRecorder, number: int, attempt: int, *, model: str, reason: str, started: float,
+    result: mt.ModelResult | None = None, attempts: list[dict[str, Any]], error: str | None = None,
+) -> None:  # fmt: skip
+    ended = time.time()
+    span_id = model_span_id(number, attempt)
+    cursor = started
+    for index, item in enumerate(attempts):
+        duration = float(item.get("duration_ms", 0.0)) / 1000
+        spans.record(f"{span_id}-a{index}", "attempt", f"{item.get('model')} attempt {index + 1}",
+                     parent_id=span_id, start=cursor, end=min(ended, cursor + duration),
+                     status="ok" if item.get("outcome") == "ok" else "error",
+                     error=None if item.get("outcome") == "ok" else {"Error": item.get("error")},
+                     attributes=item)  # fmt: skip
+        cursor = min(ended, cursor + duration)
+    attributes: dict[str, Any] = {
+        "model": model,
+        "routing_reason": reason,
+        "step": number,
+        "attempt": attempt,
+        "attempts": len(attempts),
+    }
+    if result is not None:
+        attributes |= {
+            **_usage_view(result.usage),
+            "finish_reason": result.finish_reason,
+            "latency_ms": round(result.latency_ms, 2),
+            "ttft_ms": None if result.ttft_ms is None else round(result.ttft_ms, 2),
+        }
+    spans.record(span_id, "model", model, parent_id=step_span_id(number), start=started,
+                 end=ended, status="error" if error else "ok",
+                 error={"Error": "ModelError", "Cause": error} if error else None,
+                 attributes=attributes)  # fmt: skip
+
+
+def _limit_reached(
+    rt: Runtime, agent: Agent, number: int, created_at: float
+) -> dict[str, str] | None:
+    if number > agent.limits.max_steps:
+        return {
+            "Error": "Podium.MaxSteps",
+            "Cause": f"the run needed more than max_steps ({agent.limits.max_steps}) steps",
+        }
+    if rt.clock() - created_at > agent.limits.max_run_seconds:
+        return {"Error": "Podium.MaxRunSeconds",
+                "Cause": f"the run took longer than max_run_seconds "
+                         f"({agent.limits.max_run_seconds})"}  # fmt: skip
+    return None
+
+
+def _finish_step(rt: Runtime, ids: RunIds, number: int, outcome: dict[str, Any]) -> dict[str, Any]:
+    """Store the outcome on the run, so a redelivered invocation returns it unchanged."""
+    for _ in range(5):
+        run = load_run(rt, ids)
+        if run.step != number:
+            break
+        try:
+            rt.store.update_run(
+                run.model_copy(update={"step_result": outcome, "updated_at": rt.clock()}),
+                expected_version=run.version,
+            )
+            break
+        except ConflictError:  # a concurrent write (usage, approvals): read again and retry
+            log.debug("run_id=%s step=%d | retrying the step result write", ids.run_id, number)
+    return outcome
+
+
+def _days(days: int | None) -> float | None:
+    return None if days is None else days * 86_400.0

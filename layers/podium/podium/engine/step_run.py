@@ -1,0 +1,327 @@
+"""The run's ends: BeginRun, EndRun, FailRun, and the reconciler that closes runs ended
+outside the machine's own Catch (cancelled, timed out, crashed).
+
+Whatever way a run ends, the same `_close` marks it, keeps the conversation valid (a tool
+call without a result gets one), writes the final events, releases the session's lease and
+starts the next queued input: nothing is left running.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from podium.engine import ui_stream as ui
+from podium.engine.asl import StatesError
+from podium.engine.context import CANCELLED_ERROR, RunIds, load_run
+from podium.engine.eventlog import BEGIN_LANE, END_LANE, FAIL_LANE, EventWriter
+from podium.engine.runtime import Runtime
+from podium.errors import ConflictError, NotFoundError
+from podium.observe.redact import Redactor
+from podium.observe.spans import RUN_SPAN, SpanRecorder
+from podium.store.ids import parse_event_id
+from podium.store.models import Message, Run
+
+log = logging.getLogger(__name__)
+
+INPUT_KEY = "{run}:input"
+LEASE_MARGIN_S = 120
+
+
+def begin_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Verify this run holds the session's lease, append the user's input, say `start`."""
+    ids = RunIds.from_payload(payload)
+    run = load_run(rt, ids)
+    if run.terminal:
+        raise StatesError(CANCELLED_ERROR, f"the run is already {run.status}")
+    session = rt.store.get_session(ids.tenant, ids.session_id)
+    holder = session.lease_holder(rt.clock())
+    if holder != ids.run_id:
+        raise StatesError("Podium.LeaseLost", f"the session's lease is held by {holder}")
+    pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
+    redact = Redactor(pinned.agent.redact)
+    rt.store.append_message(
+        ids.tenant, ids.session_id,
+        Message(role="user", content=run.input, run_id=ids.run_id),
+        idempotency_key=INPUT_KEY.format(run=ids.run_id),
+    )  # fmt: skip
+    if run.status in ("queued",):
+        _update(rt, ids, status="running")
+    writer = EventWriter(
+        rt.store, ids.tenant, ids.session_id, ids.run_id, *BEGIN_LANE, redact=redact
+    )
+    writer.emit(ui.start(ids.run_id, {"session_id": ids.session_id, "agent": ids.agent}))
+    writer.emit(ui.data(ui.DATA_RUN, {"run_id": ids.run_id, "status": "running"}))
+    writer.flush()
+    SpanRecorder(rt.store, ids.tenant, ids.session_id, ids.run_id, clock=rt.clock).start(
+        RUN_SPAN, "run", f"run {ids.agent}", start=run.created_at,
+        attributes={"agent": ids.agent, "agent_hash": ids.agent_hash},
+    )  # fmt: skip
+    return {"number": 0, "next": "model", "calls": []}
+
+
+def end_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """The answer is in: the run succeeded."""
+    ids = RunIds.from_payload(payload)
+    answer = _last_answer(rt, ids)
+    _close(rt, ids, status="succeeded", output=answer, error=None)
+    return {"status": "succeeded"}
+
+
+def fail_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Any failure caught inside the machine: record it and close the run."""
+    ids = RunIds.from_payload(payload)
+    error = payload.get("error") or {}
+    name = str(error.get("Error", "States.Runtime"))
+    status = "cancelled" if name == CANCELLED_ERROR else "failed"
+    _close(
+        rt,
+        ids,
+        status=status,
+        output=None,
+        error={"Error": name, "Cause": str(error.get("Cause", ""))},
+    )
+    return {"status": status}
+
+
+def finish_execution(
+    rt: Runtime, execution_input: dict[str, Any], status: str, error: str | None,
+    cause: str | None,
+) -> None:  # fmt: skip
+    """The reconciler: an execution ended (SUCCEEDED, FAILED, ABORTED, TIMED_OUT). Runs the
+    machine already closed are left alone; the others are closed here."""
+    ids = RunIds.from_payload(execution_input)
+    try:
+        run = load_run(rt, ids)
+    except NotFoundError:
+        log.warning("run_id=%s | finished execution of an unknown run", ids.run_id)
+        return
+    if run.terminal:
+        return
+    if status == "SUCCEEDED":
+        _close(rt, ids, status="succeeded", output=_last_answer(rt, ids), error=None)
+        return
+    if status == "ABORTED" or error == CANCELLED_ERROR:
+        _close(
+            rt,
+            ids,
+            status="cancelled",
+            output=_partial_output(rt, ids, run),
+            error={"Error": CANCELLED_ERROR, "Cause": cause or "cancelled"},
+        )
+        return
+    name = "States.Timeout" if status == "TIMED_OUT" else (error or "States.Runtime")
+    _close(
+        rt,
+        ids,
+        status="failed",
+        output=_partial_output(rt, ids, run),
+        error={"Error": name, "Cause": cause or status.lower()},
+    )
+
+
+def complete_interrupted(rt: Runtime, tenant: str, session_id: str, run_id: str) -> None:
+    """Before a new input interrupts `run_id`, give its unanswered tool calls a result, so the
+    new input follows a conversation every provider accepts."""
+    try:
+        run = rt.store.get_run(tenant, session_id, run_id)
+    except NotFoundError:
+        return
+    if not run.terminal:
+        ids = RunIds(tenant, session_id, run_id, run.agent, run.agent_hash)
+        _complete_tool_results(rt, ids, run, "interrupted")
+
+
+# ----------------------------------------------------------------------------- closing
+
+
+def _close(
+    rt: Runtime, ids: RunIds, *, status: str, output: Any, error: dict[str, str] | None
+) -> None:
+    """Mark the run, then write its final events (a retry rewrites the same ids), end its
+    span, and release the lease. Safe to repeat: a closed run keeps its first outcome."""
+    run = load_run(rt, ids)
+    pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
+    if not run.terminal:
+        _complete_tool_results(rt, ids, run, status)
+        for _ in range(5):
+            try:
+                run = rt.store.update_run(run.model_copy(update={
+                    "status": status, "output": output, "error": error,
+                    "pending_approvals": {}, "updated_at": rt.clock()}),
+                    expected_version=run.version)  # fmt: skip
+                break
+            except ConflictError:
+                run = load_run(rt, ids)
+                if run.terminal:
+                    break
+    status, error = run.status, run.error
+    usage = run.usage
+    summary = {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+               "cached_tokens": usage.cached_tokens, "reasoning_tokens": usage.reasoning_tokens,
+               "cost_usd": usage.cost_usd, "model_calls": usage.requests}  # fmt: skip
+    lane = END_LANE if status == "succeeded" else FAIL_LANE
+    writer = EventWriter(
+        rt.store,
+        ids.tenant,
+        ids.session_id,
+        ids.run_id,
+        *lane,
+        redact=Redactor(pinned.agent.redact),
+    )
+    writer.emit(ui.data(ui.DATA_USAGE, {"run_id": ids.run_id, "total": True, **summary}))
+    writer.emit(
+        ui.data(
+            ui.DATA_RUN,
+            {"run_id": ids.run_id, "status": status, **({"error": error} if error else {})},
+        )
+    )
+    if status == "failed" and error is not None:
+        writer.emit(ui.error(_error_text(error)))
+    if status == "cancelled":
+        writer.emit(ui.abort("cancelled"))
+    reason: ui.FinishReason = (
+        "stop" if status == "succeeded" else "other" if status == "cancelled" else "error"
+    )
+    writer.emit(ui.finish(reason, {"run_id": ids.run_id, "status": status}))
+    writer.flush()
+    spans = SpanRecorder(rt.store, ids.tenant, ids.session_id, ids.run_id, clock=rt.clock)
+    run_span = next((s for s in rt.store.list_spans(ids.tenant, ids.session_id, ids.run_id)
+                     if s.span_id == RUN_SPAN), None)  # fmt: skip
+    if run_span is not None and run_span.end is None:
+        spans.end(
+            run_span,
+            status="ok" if status == "succeeded" else "error",
+            error=error,
+            attributes={"status": status, **summary},
+        )
+    rt.cancelled.discard(ids.run_id)
+    _release(rt, ids)
+
+
+def _release(rt: Runtime, ids: RunIds) -> None:
+    """Give the lease back, handing it to the next queued input (started here)."""
+    try:
+        queued = rt.store.release_session_lease(
+            ids.tenant, ids.session_id, ids.run_id, handoff_ttl_s=_lease_ttl(rt, ids),
+        )  # fmt: skip
+    except ConflictError:  # not ours any more (interrupted, or already released)
+        return
+    except NotFoundError:
+        return
+    if queued is None:
+        return
+    from podium.engine.runs import start_execution  # noqa: PLC0415 - runs imports steps
+
+    log.info("run_id=%s next=%s | starting the next queued input", ids.run_id, queued.run_id)
+    try:
+        start_execution(rt, ids.tenant, ids.session_id, queued.run_id)
+    except Exception:
+        log.exception("run_id=%s | could not start the queued run", queued.run_id)
+
+
+def _lease_ttl(rt: Runtime, ids: RunIds) -> float:
+    pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
+    return float(pinned.agent.limits.max_run_seconds + LEASE_MARGIN_S)
+
+
+def _complete_tool_results(rt: Runtime, ids: RunIds, run: Run, status: str) -> None:
+    """The last assistant message may ask for tools that never answered (cancel, failure):
+    give each a result, or the conversation could not continue with any provider."""
+    page = rt.store.list_messages(ids.tenant, ids.session_id, limit=50, newest_first=True)
+    answered = {m.tool_call_id for m in page.items if m.role == "tool"}
+    for message in page.items:
+        if message.run_id != ids.run_id:
+            break
+        if message.role == "assistant" and message.tool_calls:
+            for call in message.tool_calls:
+                if call.get("id") in answered:
+                    continue
+                rt.store.append_message(
+                    ids.tenant, ids.session_id,
+                    Message(role="tool", tool_call_id=call.get("id"),
+                            name=(call.get("function") or {}).get("name"), run_id=ids.run_id,
+                            content=f"Error: the run was {status} before this tool finished."),
+                    idempotency_key=f"{ids.run_id}:{call.get('id')}:result",
+                )  # fmt: skip
+            break
+
+
+def _last_answer(rt: Runtime, ids: RunIds) -> dict[str, Any] | None:
+    page = rt.store.list_messages(ids.tenant, ids.session_id, limit=5, newest_first=True)
+    for message in page.items:
+        if message.role == "assistant" and message.run_id == ids.run_id:
+            text = message.content if isinstance(message.content, str) else ""
+            answer: dict[str, Any] = {"text": text}
+            pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
+            if pinned.agent.output is not None:
+                from podium.models.structured import parse_output  # noqa: PLC0415
+
+                parsed, _ = parse_output(pinned.agent.output, text)
+                answer["parsed"] = parsed
+            return answer
+    return None
+
+
+def _partial_output(rt: Runtime, ids: RunIds, run: Run) -> dict[str, Any] | None:
+    """What the interrupted step had streamed, kept as the run's partial answer (and stored
+    as an assistant message, so the conversation shows it)."""
+    if run.step <= 0:
+        return None
+    events = _run_events(rt, ids)
+    text = "".join(
+        str(event.data.get("delta", ""))
+        for event in events
+        if event.type == "text-delta" and isinstance(event.data, dict)
+        and parse_event_id(event.event_id)[1:3] == (run.step, run.step_attempt)
+    )  # fmt: skip
+    if not text:
+        return None
+    session = rt.store.get_session(ids.tenant, ids.session_id)
+    still_ours = session.lease_holder(rt.clock()) in (None, ids.run_id)
+    if run.step_result is None and still_ours:  # keep what was streamed, unless interrupted
+        rt.store.append_message(
+            ids.tenant, ids.session_id,
+            Message(role="assistant", content=text, run_id=ids.run_id),
+            idempotency_key=f"{ids.run_id}:{run.step}:assistant",
+        )  # fmt: skip
+    return {"text": text, "partial": True}
+
+
+def _run_events(rt: Runtime, ids: RunIds) -> list[Any]:
+    events: list[Any] = []
+    after = None
+    while True:
+        page = rt.store.list_events(
+            ids.tenant, ids.session_id, run_id=ids.run_id, after=after, limit=1000
+        )
+        events.extend(page)
+        if len(page) < 1000:
+            return events
+        after = page[-1].event_id
+
+
+def _update(rt: Runtime, ids: RunIds, **fields: Any) -> None:
+    for _ in range(5):
+        run = load_run(rt, ids)
+        try:
+            rt.store.update_run(
+                run.model_copy(update={**fields, "updated_at": rt.clock()}),
+                expected_version=run.version,
+            )
+            return
+        except ConflictError:
+            continue
+
+
+def _error_text(error: dict[str, str]) -> str:
+    cause = error.get("Cause", "")
+    try:
+        import json  # noqa: PLC0415
+
+        body = json.loads(cause)
+        if isinstance(body, dict) and "errorMessage" in body:
+            cause = str(body["errorMessage"])
+    except (ValueError, TypeError):
+        pass
+    return f"{error.get('Error')}: {cause}" if cause else str(error.get("Error"))

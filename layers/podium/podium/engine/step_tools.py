@@ -1,0 +1,239 @@
+"""The tool side of a step: running a call (python/http), parking a call on a task token
+(approvals, client tools), and RecordTools, which turns every call's outcome into a tool
+message and an event, in call order, once the whole Map is done."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from podium.engine import ui_stream as ui
+from podium.engine.context import RunIds, load_run, mark_cancelled_if_requested
+from podium.engine.eventlog import RECORD_ATTEMPT, EventWriter
+from podium.engine.runtime import Runtime
+from podium.engine.tools import (
+    cap_text,
+    output_key,
+    output_text,
+    package_output,
+    run_tool_call,
+    unpack_output,
+)
+from podium.errors import ConflictError, ToolError
+from podium.observe.redact import Redactor
+from podium.observe.spans import SpanRecorder, step_span_id, tool_span_id
+from podium.store.ids import new_ulid
+from podium.store.models import Message, PendingApproval
+
+log = logging.getLogger(__name__)
+
+PREVIEW_BYTES = 16 * 1024
+"""Largest output sent whole in a `tool-output-available` event; larger ones are previewed."""
+
+
+def run_tool(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Run one `python` or `http` call. A failure is re-raised with the tool's own error name,
+    so the state's Retry (by error name) and Catch apply; every attempt is a span."""
+    ids = RunIds.from_payload(payload)
+    call = payload["call"]
+    step = int(payload["step"])
+    mark_cancelled_if_requested(rt, load_run(rt, ids))
+    pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
+    tool = pinned.agent.tool(call["name"])
+    if tool is None:
+        raise ToolError(f"unknown tool {call['name']!r}")
+    spans = SpanRecorder(
+        rt.store,
+        ids.tenant,
+        ids.session_id,
+        ids.run_id,
+        redact=Redactor(pinned.agent.redact),
+        clock=rt.clock,
+    )
+    started = time.time()
+    span_id = f"{tool_span_id(step, call['call_id'])}-a{new_ulid()}"
+    try:
+        output = run_tool_call(pinned, tool, dict(call.get("arguments") or {}))
+    except Exception as exc:
+        spans.record(span_id, "attempt", f"{tool.name} attempt", parent_id=tool_span_id(
+            step, call["call_id"]), start=started, end=time.time(), status="error",
+            error={"Error": type(exc).__name__, "Cause": str(exc)[:2000]})  # fmt: skip
+        log.info(
+            "run_id=%s tool=%s error=%s | tool attempt failed",
+            ids.run_id,
+            tool.name,
+            type(exc).__name__,
+        )
+        raise
+    spans.record(
+        span_id,
+        "attempt",
+        f"{tool.name} attempt",
+        parent_id=tool_span_id(step, call["call_id"]),
+        start=started,
+        end=time.time(),
+    )
+    key = output_key(ids.tenant, ids.session_id, ids.run_id, call["call_id"])
+    return {
+        "call_id": call["call_id"],
+        "outcome": "ok",
+        **package_output(output, blobs=rt.store.blobs, key=key),
+    }
+
+
+def await_callback(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Park a call on its task token: an approval request, or a client tool's execution. The
+    run shows as waiting; the API answers with SendTaskSuccess/Failure."""
+    ids = RunIds.from_payload(payload)
+    call = payload["call"]
+    run = load_run(rt, ids)
+    mark_cancelled_if_requested(rt, run)
+    kind = "approval" if payload.get("kind") == "approval" else "client"
+    rt.store.add_pending_approval(ids.tenant, ids.session_id, ids.run_id, PendingApproval(
+        call_id=call["call_id"], tool=call["name"], arguments=call.get("arguments") or {},
+        task_token=payload["task_token"], kind=kind, requested_at=rt.clock()))  # fmt: skip
+    _set_status(rt, ids, "waiting")
+    return {"call_id": call["call_id"], "waiting": kind}
+
+
+def _set_status(rt: Runtime, ids: RunIds, status: str) -> None:
+    for _ in range(5):
+        run = load_run(rt, ids)
+        if run.terminal or run.status == status:
+            return
+        try:
+            rt.store.update_run(
+                run.model_copy(update={"status": status, "updated_at": rt.clock()}),
+                expected_version=run.version,
+            )
+            return
+        except ConflictError:
+            continue
+
+
+def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
+    """Write one tool message per call of the step, in the order the model asked, and the
+    matching event; calls rejected before the Map get their error here too."""
+    ids = RunIds.from_payload(payload)
+    step = int(payload["step"])
+    run = load_run(rt, ids)
+    mark_cancelled_if_requested(rt, run)
+    pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
+    agent = pinned.agent
+    redact = Redactor(agent.redact)
+    writer = EventWriter(
+        rt.store,
+        ids.tenant,
+        ids.session_id,
+        ids.run_id,
+        step,
+        RECORD_ATTEMPT,
+        batch_ms=rt.event_batch_ms,
+        redact=redact,
+    )
+    spans = SpanRecorder(
+        rt.store, ids.tenant, ids.session_id, ids.run_id, redact=redact, clock=rt.clock
+    )
+    outcomes = {o.get("call_id"): o for o in payload.get("outcomes") or [] if isinstance(o, dict)}
+    result = run.step_result or {}
+    calls = list(result.get("calls", []))
+    for rejected in result.get("rejected", []):
+        outcomes[rejected["call_id"]] = {"outcome": "rejected", "error": rejected["error"]}
+        calls.append(rejected)
+    order = _call_order(rt, ids, step)
+    calls.sort(key=lambda c: order.get(c["call_id"], len(order)))
+    now = rt.clock()
+    for call in calls:
+        call_id, name = call["call_id"], call["name"]
+        tool = agent.tool(name)
+        outcome = outcomes.get(
+            call_id, {"outcome": "error", "error": {"Error": "Podium.Lost", "Cause": "no result"}}
+        )
+        content, part, status, error = _describe(
+            rt, outcome, call_id, tool.max_output_bytes if tool else 1_000_000
+        )
+        rt.store.append_message(
+            ids.tenant, ids.session_id,
+            Message(role="tool", content=content, tool_call_id=call_id, name=name,
+                    run_id=ids.run_id),
+            idempotency_key=f"{ids.run_id}:{call_id}:result",
+        )  # fmt: skip
+        writer.emit(part)
+        spans.record(tool_span_id(step, call_id), "approval" if status == "denied" else "tool",
+                     name, parent_id=step_span_id(step), start=now, end=rt.clock(),
+                     status="ok" if status == "ok" else "error", error=error,
+                     attributes={"tool": name, "call_id": call_id, "outcome": status,
+                                 "arguments": call.get("arguments"),
+                                 "kind": tool.kind if tool else "unknown"})  # fmt: skip
+    writer.emit(ui.finish_step())
+    writer.flush()
+    return {"recorded": len(calls)}
+
+
+def _call_order(rt: Runtime, ids: RunIds, step: int) -> dict[str, int]:
+    """The model's order of the step's calls, from its assistant message."""
+    page = rt.store.list_messages(
+        ids.tenant, ids.session_id, limit=5, newest_first=True, hydrate=True
+    )
+    for message in page.items:
+        if message.role == "assistant" and message.run_id == ids.run_id and message.tool_calls:
+            return {str(call.get("id")): i for i, call in enumerate(message.tool_calls)}
+    return {}
+
+
+def _describe(
+    rt: Runtime, outcome: dict[str, Any], call_id: str, max_bytes: int
+) -> tuple[str, dict[str, Any], str, dict[str, Any] | None]:
+    """(message content for the model, event part, status, span error) of one outcome."""
+    kind = outcome.get("outcome")
+    if kind == "ok":
+        packed = outcome.get("payload", outcome)
+        if isinstance(packed, dict) and ("output" in packed or "output_ref" in packed):
+            output = unpack_output(packed, rt.store.blobs)
+        else:
+            output = packed
+        text = output_text(output)
+        shown: Any = output
+        if len(text.encode()) > PREVIEW_BYTES:
+            shown = {
+                "preview": cap_text(text, PREVIEW_BYTES),
+                "bytes": len(text.encode()),
+                "truncated": True,
+            }
+        return cap_text(text, max_bytes), ui.tool_output_available(call_id, shown), "ok", None
+    if kind == "denied":
+        error = outcome.get("error") or {}
+        why = "timed out" if error.get("Error") == "States.Timeout" else "denied"
+        reason = _cause_message(error.get("Cause"))
+        note = f"The user {why} this tool call" + (f": {reason}" if reason else ".")
+        return note, ui.tool_output_denied(call_id), "denied", {"Error": error.get("Error")}
+    if kind == "rejected":
+        message = str(outcome.get("error"))
+        return (
+            f"Error: {message}",
+            ui.tool_output_error(call_id, message),
+            "error",
+            {"Error": "Podium.InvalidToolCall", "Cause": message},
+        )
+    error = outcome.get("error") or {}
+    name = str(error.get("Error", "Error"))
+    message = _cause_message(error.get("Cause")) or name
+    if name == "States.Timeout":
+        message = "the tool timed out"
+    text = f"Error: {name}: {message}"
+    return text, ui.tool_output_error(call_id, text), "error", {"Error": name, "Cause": message}
+
+
+def _cause_message(cause: Any) -> str:
+    """A Lambda failure's cause is its JSON error body: keep the message."""
+    if not isinstance(cause, str) or not cause:
+        return ""
+    try:
+        body = json.loads(cause)
+    except json.JSONDecodeError:
+        return cause[:2000]
+    if isinstance(body, dict):
+        return str(body.get("errorMessage", cause))[:2000]
+    return cause[:2000]

@@ -1,0 +1,1 @@
+"""podium.observe: spans, redaction, usage rollups and exports."""
