@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("podium.cli.build", "compile agents into statemachines/run.asl.json"),
     "run": ("podium.cli.run", "run one input through an agent and stream the answer"),
     "chat": ("podium.cli.run", "chat with an agent interactively"),
+    "dev": ("podium.cli.dev", "serve the API locally on the embedded defaults"),
+    "keys": ("podium.cli.keys", "create, list and revoke API keys"),
 }
 
 

@@ -1,0 +1,1 @@
+"""podium.api: the HTTP API (FastAPI), served by uvicorn locally and by Lambda in AWS."""
