@@ -1,0 +1,25 @@
+"""Real clients no one here wrote: the npm `ai@6` package's DefaultChatTransport and
+readUIMessageStream (tests/node) against a live Podium API. `make test` installs
+tests/node's locked dependencies with `npm ci`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+NODE_DIR = Path(__file__).parents[1] / "node"
+
+
+def test_ai_sdk_chat_transport(live, monkeypatch):
+    monkeypatch.setenv("PODIUM_DEMO_TOKEN_DELAY_MS", "20")  # slow enough to cut mid-run
+    assert shutil.which("node"), "node is required (a fresh machine has it)"
+    assert (NODE_DIR / "node_modules" / "ai").is_dir(), "run `make test` (it runs npm ci)"
+    done = subprocess.run(
+        ["node", "--test", "--test-reporter=spec", "chat_transport.test.mjs"],
+        cwd=NODE_DIR, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PODIUM_URL": live.url, "PODIUM_KEY": live.key},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "pass 2" in done.stdout
