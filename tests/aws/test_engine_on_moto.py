@@ -110,7 +110,7 @@ def test_approval_through_send_task_success(aws):
     deadline = time.monotonic() + 30
     while True:
         run = store.get_run(TENANT, session, run_id)
-        if run.pending_approvals:
+        if run.pending_approvals and run.status == "waiting":
             break
         assert not run.terminal and time.monotonic() < deadline, run.status
         time.sleep(0.1)
