@@ -173,10 +173,12 @@ def test_approvals(podium, agents, fake_openai, decision):
     request = p.wait_for_event(session, run_id, "tool-approval-request")
     assert request == {"type": "tool-approval-request", "approvalId": "r", "toolCallId": "r"}
     deadline = time.monotonic() + 10
-    while not p.store.get_run(TENANT, session, run_id).pending_approvals:
+    while True:  # the call is parked on its token and the run shows as waiting
+        run = p.store.get_run(TENANT, session, run_id)
+        if run.pending_approvals and run.status == "waiting":
+            break
         assert time.monotonic() < deadline
         time.sleep(0.02)
-    assert p.store.get_run(TENANT, session, run_id).status == "waiting"
     if decision != "timeout":
         p.service.decide(
             TENANT, session, run_id, "r", approved=decision == "approve", reason="not eligible"
