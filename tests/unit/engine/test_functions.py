@@ -18,8 +18,10 @@ def load(folder: Path):
     return module
 
 
-def test_each_function_reexports_its_handler():
-    folders = sorted(p for p in (ROOT / "functions").iterdir() if (p / "app.py").is_file())
+def test_each_engine_function_reexports_its_handler():
+    folders = sorted(p for p in (ROOT / "functions").iterdir()
+                     if (p / "app.py").is_file() and hasattr(handlers, p.name))  # fmt: skip
+    assert len(folders) >= 8
     for folder in folders:
         assert load(folder).handler is getattr(handlers, folder.name)
 

@@ -24,6 +24,7 @@ from podium.api.schemas import (
 )
 from podium.api.sse import follow, streaming_response
 from podium.errors import RateLimitError
+from podium.observe.usage import GroupBy, UsageReport, rollup
 
 router = APIRouter()
 Ctx = Annotated[ApiContext, Depends(api)]
@@ -236,6 +237,21 @@ async def get_trace(session_id: str, run_id: str, ctx: Ctx, who: Who) -> dict[st
         "status": run.status,
         "spans": [s.model_dump(exclude={"schema_version", "expires_at"}) for s in spans],
     }
+
+
+# ----------------------------------------------------------------------------- usage
+
+
+@router.get("/usage", tags=["usage"], summary="Usage and cost over a range of days")
+async def usage(
+    ctx: Ctx, who: Who,
+    from_: Annotated[str | None, Query(alias="from", description="YYYY-MM-DD")] = None,
+    to: Annotated[str | None, Query(description="YYYY-MM-DD (inclusive)")] = None,
+    group_by: GroupBy = "agent",
+) -> UsageReport:  # fmt: skip
+    return await asyncio.to_thread(
+        rollup, ctx.runtime.store, who.tenant, since=from_, until=to, group_by=group_by
+    )
 
 
 # ----------------------------------------------------------------------------- events

@@ -19,6 +19,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "chat": ("podium.cli.run", "chat with an agent interactively"),
     "dev": ("podium.cli.dev", "serve the API locally on the embedded defaults"),
     "keys": ("podium.cli.keys", "create, list and revoke API keys"),
+    "trace": ("podium.cli.observe", "print a run's trace as a tree with timings and costs"),
+    "sessions": ("podium.cli.observe", "list sessions, or show one's messages and runs"),
+    "usage": ("podium.cli.observe", "usage and cost over a range of days"),
 }
 
 
@@ -33,8 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.set_defaults(_module=module, _command=name)
         loaded = import_module(module)
-        configure: Callable[[argparse.ArgumentParser], None] = getattr(
-            loaded, f"configure_{name}", loaded.configure
+        configure: Callable[[argparse.ArgumentParser], None] = (
+            getattr(loaded, f"configure_{name}", None) or loaded.configure
         )
         configure(command)
     return parser

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_ERROR = "Podium.ModelRetryable"
 MAX_INLINE_ARGUMENTS = 64 * 1024
+REDACTION_WINDOW = 128
+"""Characters of streamed text held back when an agent redacts patterns (a match up to this
+long is redacted even when the provider splits it across chunks)."""
 
 
 class RunCancelledError(Exception):
@@ -49,10 +52,12 @@ class _Sink:
     writer: EventWriter
     text_id: str
     reasoning_id: str
+    redactor: Redactor | None = None
     calls: dict[int, str] = field(default_factory=dict)
     text_open: bool = False
     reasoning_open: bool = False
     first_output_at: float | None = None
+    _held: str = ""
     _checked_at: float = field(default_factory=time.monotonic)
 
     async def __call__(self, event: mt.StreamEvent) -> None:
@@ -62,7 +67,7 @@ class _Sink:
             if not self.text_open:
                 self.writer.emit(ui.text_start(self.text_id))
                 self.text_open = True
-            self.writer.emit(ui.text_delta(self.text_id, event.delta))
+            self._text(event.delta)
         elif isinstance(event, mt.ReasoningDelta):
             if not self.reasoning_open:
                 self.writer.emit(ui.reasoning_start(self.reasoning_id))
@@ -72,7 +77,12 @@ class _Sink:
             self.calls[event.index] = event.id
             self.writer.emit(ui.tool_input_start(event.id, event.name))
         elif isinstance(event, mt.ToolCallDelta) and event.index in self.calls:
-            self.writer.emit(ui.tool_input_delta(self.calls[event.index], event.arguments_fragment))
+            if self.redactor is None or not self.redactor.paths:
+                # with field redaction, arguments are only shown whole (and redacted) once
+                # complete: a fragment could carry a redacted value past the rules
+                self.writer.emit(
+                    ui.tool_input_delta(self.calls[event.index], event.arguments_fragment)
+                )
         elif isinstance(event, mt.Notice):
             if event.kind == "repair" and self.text_open:
                 # the answer failed the output schema: what follows replaces it
@@ -89,9 +99,27 @@ class _Sink:
         if self.first_output_at is None and isinstance(event, mt.OUTPUT_EVENTS):
             self.first_output_at = time.time()
 
+    def _text(self, delta: str, *, final: bool = False) -> None:
+        """Emit text; with redaction patterns, hold back a window so that a match split
+        across chunks is still whole when the writer redacts it."""
+        pattern = self.redactor.pattern if self.redactor is not None else None
+        if pattern is None:
+            if delta:
+                self.writer.emit(ui.text_delta(self.text_id, delta))
+            return
+        self._held += delta
+        cut = len(self._held) if final else len(self._held) - REDACTION_WINDOW
+        for match in pattern.finditer(self._held):
+            if match.start() < cut < match.end():
+                cut = match.start()
+        if cut > 0:
+            self.writer.emit(ui.text_delta(self.text_id, self._held[:cut]))
+            self._held = self._held[cut:]
+
     def close(self) -> None:
         self._close_reasoning()
         if self.text_open:
+            self._text("", final=True)
             self.writer.emit(ui.text_end(self.text_id))
             self.text_open = False
 
@@ -256,6 +284,7 @@ def _call(
         writer,
         text_id=f"text-{number}-{attempt}",
         reasoning_id=f"reasoning-{number}-{attempt}",
+        redactor=Redactor(agent.redact),
     )
     started = time.time()
     metadata = {"session_id": ids.session_id, "run_id": ids.run_id, "step": str(number)}

@@ -145,6 +145,9 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     order = _call_order(rt, ids, step)
     calls.sort(key=lambda c: order.get(c["call_id"], len(order)))
     now = rt.clock()
+    spans_so_far = rt.store.list_spans(ids.tenant, ids.session_id, ids.run_id)
+    model_end = max((s.end or now for s in spans_so_far if s.kind == "model"
+                     and s.parent_id == step_span_id(step)), default=now)  # fmt: skip
     for call in calls:
         call_id, name = call["call_id"], call["name"]
         tool = agent.tool(name)
@@ -161,12 +164,25 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
             idempotency_key=f"{ids.run_id}:{call_id}:result",
         )  # fmt: skip
         writer.emit(part)
-        spans.record(tool_span_id(step, call_id), "approval" if status == "denied" else "tool",
-                     name, parent_id=step_span_id(step), start=now, end=rt.clock(),
+        span_id = tool_span_id(step, call_id)
+        attempts = [s for s in spans_so_far if s.parent_id == span_id]
+        spans.record(span_id, "approval" if status == "denied" else "tool",
+                     name, parent_id=step_span_id(step),
+                     start=min((s.start for s in attempts), default=model_end),
+                     end=max((s.end or now for s in attempts), default=rt.clock()),
                      status="ok" if status == "ok" else "error", error=error,
                      attributes={"tool": name, "call_id": call_id, "outcome": status,
-                                 "arguments": call.get("arguments"),
+                                 "arguments": call.get("arguments"), "attempts": len(attempts),
+                                 "result_bytes": len(content.encode()),
                                  "kind": tool.kind if tool else "unknown"})  # fmt: skip
+    step_span = next((s for s in spans_so_far if s.span_id == step_span_id(step)), None)
+    if step_span is not None:  # the step lasts until its tools are done
+        spans.end(
+            step_span,
+            status=step_span.status if step_span.status != "running" else "ok",
+            error=step_span.error,
+            end=rt.clock(),
+        )
     writer.emit(ui.finish_step())
     writer.flush()
     return {"recorded": len(calls)}

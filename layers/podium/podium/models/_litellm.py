@@ -9,6 +9,7 @@ code as the lean path), so usage, cost and errors are identical whichever path a
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,9 @@ def ensure_litellm() -> Any:
 
             for name, value in LEAN_SETTINGS.items():
                 setattr(litellm, name, value)
+            # litellm's debug records carry whole prompts: never let them reach a log
+            for logger_name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy"):
+                logging.getLogger(logger_name).setLevel(logging.WARNING)
             from podium.models._demo_litellm import (  # noqa: PLC0415 - needs litellm
                 register_demo_provider,
             )

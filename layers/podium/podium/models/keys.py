@@ -76,6 +76,16 @@ def register_secret(value: str | None) -> None:
         _pattern = re.compile("|".join(re.escape(secret) for secret in alternatives))
 
 
+_extra_patterns: list[re.Pattern[str]] = []
+
+
+def register_pattern(pattern: str) -> None:
+    """Mask every match of `pattern` (an agent's `redact.patterns`) in logs from now on."""
+    with _lock:
+        if all(existing.pattern != pattern for existing in _extra_patterns):
+            _extra_patterns.append(re.compile(pattern))
+
+
 def _register_env_keys() -> None:
     for name in PROVIDER_KEY_ENV.values():
         register_secret(os.environ.get(name))
@@ -86,6 +96,8 @@ def redact(text: str) -> str:
     pattern = _pattern
     if pattern is not None:
         text = pattern.sub(MASK, text)
+    for extra in _extra_patterns:
+        text = extra.sub(MASK, text)
     return _SHAPES.sub(MASK, text)
 
 

@@ -21,6 +21,12 @@ class Redactor:
         self.paths = [path.split(".") for path in (rules.fields if rules else [])]
         patterns = rules.patterns if rules else []
         self.pattern = re.compile("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+        if patterns:  # the same patterns are masked in every log record of this process
+            from podium.models.keys import install_log_redaction, register_pattern  # noqa: PLC0415
+
+            for pattern in patterns:
+                register_pattern(pattern)
+            install_log_redaction()
 
     @property
     def active(self) -> bool:
