@@ -172,7 +172,7 @@ def test_double_texting_reject_is_409_and_enqueue_is_202(http, fake_openai):
         ("GET", "/sessions?limit=0", None, 400, "invalid_request"),
     ],
 )
-def test_bad_input_gets_a_precise_error(http, method, path, body, status, code):
+def test_bad_input_gets_a_precise_error(http, method, path, body, status, code):  # noqa: PLR0917
     if isinstance(body, str):
         response = http.request(
             method, path, content=body, headers={"content-type": "application/json"}

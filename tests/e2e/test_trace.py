@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 import logging
 
-from support.podium_env import TENANT
-
 from podium.testing import Fault, Reply, ToolCall, Usage
+from support.podium_env import TENANT
 
 AGENT = """
 models:
