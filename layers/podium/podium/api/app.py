@@ -81,7 +81,7 @@ async def _too_large(send: Send, limit: int) -> None:
 
 def create_app(runtime: Runtime | None = None, settings: ApiSettings | None = None) -> FastAPI:
     """The API over a runtime (built from the environment when None, as in Lambda)."""
-    from podium.api import routes, routes_chat, routes_openai  # noqa: PLC0415
+    from podium.api import routes, routes_chat, routes_openai, ui  # noqa: PLC0415
 
     app = FastAPI(title="Podium", version=__version__, description=DESCRIPTION)
     settings = settings or ApiSettings.from_environment()
@@ -90,6 +90,7 @@ def create_app(runtime: Runtime | None = None, settings: ApiSettings | None = No
     app.include_router(routes.router)
     app.include_router(routes_chat.router)
     app.include_router(routes_openai.router)
+    app.include_router(ui.router)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -94,6 +94,7 @@ def banner(base: str, key: str | None, agents: list[str], resumed: list[str]) ->
     auth = f"-H {shlex.quote('Authorization: Bearer ' + key)} " if key else ""
     lines = [
         f"Podium is running at {base}  (API docs: {base}/docs)",
+        f"web UI: {base}/ui#key={key}" if key else f"web UI: {base}/ui",
         f"agents: {', '.join(agents) or 'none'}",
         f"API key: {key}" if key else "auth: off (--no-auth, loopback only)",
     ]
