@@ -152,6 +152,7 @@ def test_double_texting_reject_is_409_and_enqueue_is_202(http, fake_openai):
     assert error["code"] == "conflict"
     assert error["details"]["active_run"] == first["run_id"]
     wait_run(http, session, first["run_id"])
+    fake_openai.reset()  # the rejected input never used its scripted reply
     fake_openai.script(Reply(text="a b c d e", chunks=5, chunk_ms=200), Reply(text="ok"))
     queued_session = http.post("/sessions", json={"agent": "queuer"}).json()["session_id"]
     http.post(f"/sessions/{queued_session}/runs", json={"input": "one"})

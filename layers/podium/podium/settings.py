@@ -22,6 +22,13 @@ ENV_EVENT_BATCH_MS = "PODIUM_EVENT_BATCH_MS"
 ENV_AGENTS_DIR = "PODIUM_AGENTS_DIR"
 # Log level for Podium's loggers.
 ENV_LOG_LEVEL = "PODIUM_LOG_LEVEL"
+# AWS: the EventBridge bus a "Podium Run Finished" event goes to when a run ends (unset: none).
+ENV_EVENT_BUS = "PODIUM_EVENT_BUS"
+# AWS event triggers (SQS, EventBridge): the DynamoDB table of message keys already started,
+# and the tenant and agent of a message that names none.
+ENV_IDEMPOTENCY_TABLE = "PODIUM_IDEMPOTENCY_TABLE"
+ENV_TRIGGER_TENANT = "PODIUM_TRIGGER_TENANT"
+ENV_TRIGGER_AGENT = "PODIUM_TRIGGER_AGENT"
 
 # Models: provider keys from AWS — a Secrets Manager prefix (`<prefix><provider>`), or one
 # secret per provider in `PODIUM_SECRET_<PROVIDER>` (name, ARN, or `ssm:<parameter>`), cached

@@ -10,7 +10,8 @@ from podium.errors import InputError
 
 if TYPE_CHECKING:
     from podium.engine.runtime import Runtime
-    from podium.store.models import Run
+    from podium.protocol.agent import Agent
+    from podium.store.models import Message, Run
 
 CANCELLED_ERROR = "Podium.Cancelled"
 
@@ -55,3 +56,12 @@ def mark_cancelled_if_requested(rt: Runtime, run: Run) -> None:
     """A step of a run already cancelled does nothing: it fails the execution at once."""
     if run.status == "cancelled" or run.run_id in rt.cancelled:
         raise StatesError(CANCELLED_ERROR, "the run was cancelled")
+
+
+def counted(message: Message, agent: Agent) -> Message:
+    """The message with its token count (for the agent's default model), counted once here
+    so that context windows only add numbers up."""
+    from podium.models.tokens import count_tokens  # noqa: PLC0415
+
+    model = agent.resolve_model(agent.model).model
+    return message.model_copy(update={"tokens": count_tokens(model, [message.to_chat()])})

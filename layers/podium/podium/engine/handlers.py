@@ -7,47 +7,79 @@ lives in the step modules.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from podium.engine.runtime import get_runtime
+from podium.observe.logs import bind, unbind
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
+def _correlated(handler: Handler) -> Handler:
+    """Log records made while the handler runs carry the session, run and step ids."""
+
+    @functools.wraps(handler)
+    def wrapper(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        step = event.get("step") if isinstance(event.get("step"), int) else None
+        token = bind(
+            session_id=event.get("session_id"),
+            run_id=event.get("run_id"),
+            step=step if step is not None else event.get("after_step"),
+            handler=handler.__name__,
+        )
+        try:
+            return handler(event, context)
+        finally:
+            unbind(token)
+
+    return wrapper
+
+
+@_correlated
 def begin_run(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from podium.engine.step_run import begin_run as step  # noqa: PLC0415
 
     return step(get_runtime(), event)
 
 
+@_correlated
 def model_step(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from podium.engine.step_model import model_step as step  # noqa: PLC0415
 
     return step(get_runtime(), event)
 
 
+@_correlated
 def record_tools(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from podium.engine.step_tools import record_tools as step  # noqa: PLC0415
 
     return step(get_runtime(), event)
 
 
+@_correlated
 def run_tool(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from podium.engine.step_tools import run_tool as step  # noqa: PLC0415
 
     return step(get_runtime(), event)
 
 
+@_correlated
 def await_callback(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from podium.engine.step_tools import await_callback as step  # noqa: PLC0415
 
     return step(get_runtime(), event)
 
 
+@_correlated
 def end_run(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from podium.engine.step_run import end_run as step  # noqa: PLC0415
 
     return step(get_runtime(), event)
 
 
+@_correlated
 def fail_run(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     from podium.engine.step_run import fail_run as step  # noqa: PLC0415
 

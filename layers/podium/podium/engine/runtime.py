@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from podium.engine.agents import AgentRegistry
     from podium.models.client import RetryPolicy
     from podium.store.base import Store
+    from podium.store.context import MessageCache
 
 
 class Orchestrator(Protocol):
@@ -31,6 +32,12 @@ class Orchestrator(Protocol):
     def send_task_failure(self, token: str, error: str, cause: str) -> None: ...
 
 
+def _message_cache() -> MessageCache:
+    from podium.store.context import MessageCache  # noqa: PLC0415
+
+    return MessageCache()
+
+
 @dataclass
 class Runtime:
     store: Store
@@ -45,6 +52,8 @@ class Runtime:
     """Runs asked to stop in this process: their streaming step stops at the next event."""
     cancel_poll_s: float = 1.0
     """How often a streaming step re-reads its run to notice a cancel from another process."""
+    message_cache: MessageCache = field(default_factory=_message_cache)
+    """Recent messages kept between turns: a turn reads only what is new."""
 
 
 _runtime: Runtime | None = None
@@ -68,8 +77,16 @@ def get_runtime() -> Runtime:
 
 
 def _from_environment() -> Runtime:
+    import os  # noqa: PLC0415
+
     from podium.engine.agents import AgentRegistry  # noqa: PLC0415
+    from podium.models.keys import install_log_redaction  # noqa: PLC0415
+    from podium.observe import logs  # noqa: PLC0415
     from podium.store.factory import build_store  # noqa: PLC0415
+
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or os.environ.get(logs.ENV_LOG_FORMAT) == "json":
+        logs.configure()
+    install_log_redaction()
 
     store = build_store()
     agents = AgentRegistry(store, settings.agents_dir())

@@ -19,7 +19,7 @@ from podium.engine import ui_stream as ui
 from podium.engine.agents import PinnedAgent
 from podium.engine.aio import run_coroutine
 from podium.engine.asl import StatesError
-from podium.engine.context import RunIds, load_run, mark_cancelled_if_requested
+from podium.engine.context import RunIds, counted, load_run, mark_cancelled_if_requested
 from podium.engine.eventlog import EventWriter
 from podium.engine.runtime import Runtime
 from podium.errors import BudgetExceededError, ConflictError, ModelError
@@ -142,22 +142,22 @@ class _Sink:
 def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     ids = RunIds.from_payload(payload)
     number = int(payload.get("after_step", 0)) + 1
-    run = load_run(rt, ids)
-    mark_cancelled_if_requested(rt, run)
-    if run.step == number and run.step_result is not None:
-        return dict(run.step_result)  # a redelivery: the step already happened
-    attempt = run.step_attempt + 1 if run.step == number else 0
-    run = rt.store.update_run(
-        run.model_copy(
-            update={
-                "step": number,
-                "step_attempt": attempt,
-                "status": "running",
-                "updated_at": rt.clock(),
-            }
-        ),
-        expected_version=run.version,
-    )
+    for tries in range(10):  # other writers (the run's execution reference, approvals)
+        run = load_run(rt, ids)
+        mark_cancelled_if_requested(rt, run)
+        if run.step == number and run.step_result is not None:
+            return dict(run.step_result)  # a redelivery: the step already happened
+        attempt = run.step_attempt + 1 if run.step == number else 0
+        try:
+            run = rt.store.update_run(
+                run.model_copy(update={"step": number, "step_attempt": attempt,
+                                       "status": "running", "updated_at": rt.clock()}),
+                expected_version=run.version,
+            )  # fmt: skip
+            break
+        except ConflictError:
+            if tries == 9:
+                raise
     pinned = rt.agents.pinned(run.agent, run.agent_hash)
     agent = pinned.agent
     redact = Redactor(agent.redact)
@@ -255,17 +255,25 @@ def _call(
     from podium.models.budget import check_step_budget  # noqa: PLC0415
     from podium.models.fallbacks import call_with_fallbacks, tool_specs  # noqa: PLC0415
     from podium.models.routing import choose_model  # noqa: PLC0415
-    from podium.models.tokens import count_tokens  # noqa: PLC0415
+    from podium.models.tokens import count_tokens, estimate_tokens  # noqa: PLC0415
 
     agent = pinned.agent
     session = rt.store.get_session(ids.tenant, ids.session_id)
-    messages, context_tokens = _context(rt, ids, pinned, session.input_vars)
+    messages, context_tokens = _context(rt, ids, pinned, session.input_vars, session.last_seq)
     decision = choose_model(agent, number, number > 1, context_tokens)
     specs = tool_specs(agent.tools)
+    tool_tokens = estimate_tokens([], specs)
+
+    def window_tokens(model: str, counted: Any, tools: Any = ()) -> int:
+        """The window was counted while it was built: no need to count it again."""
+        if counted is messages:
+            return context_tokens + (tool_tokens if tools else 0)
+        return count_tokens(model, counted, tools)
+
     budget = check_step_budget(
         agent, decision.alias_or_model, messages, specs,
         run_cost_usd=run_usage.cost_usd, session_cost_usd=session.usage.cost_usd,
-        count=count_tokens,
+        count=window_tokens,
     )  # fmt: skip
     alias = decision.alias_or_model
     if budget.action == "stop":
@@ -334,7 +342,7 @@ def _call(
     calls, rejected = _validate_calls(agent, result.tool_calls, writer)
     rt.store.append_message(
         ids.tenant, ids.session_id,
-        Message(role="assistant", run_id=ids.run_id, **_assistant_fields(result)),
+        counted(Message(role="assistant", run_id=ids.run_id, **_assistant_fields(result)), agent),
         idempotency_key=f"{ids.run_id}:{number}:assistant",
     )  # fmt: skip
     if not result.tool_calls:
@@ -344,7 +352,7 @@ def _call(
 
 
 def _context(
-    rt: Runtime, ids: RunIds, pinned: PinnedAgent, variables: dict[str, Any]
+    rt: Runtime, ids: RunIds, pinned: PinnedAgent, variables: dict[str, Any], last_seq: int
 ) -> tuple[list[dict[str, Any]], int]:
     from podium.models.tokens import count_tokens  # noqa: PLC0415
     from podium.store.context import build_context  # noqa: PLC0415
@@ -364,6 +372,7 @@ def _context(
         token_counter=lambda messages: count_tokens(model, messages),
         strategy="summarize" if summarizer is not None else "window",
         summarizer=summarizer, summary_model=summary_model,
+        cache=rt.message_cache, last_seq=last_seq,
     )  # fmt: skip
     return window.messages, window.tokens
 

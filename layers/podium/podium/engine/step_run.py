@@ -13,7 +13,7 @@ from typing import Any
 
 from podium.engine import ui_stream as ui
 from podium.engine.asl import StatesError
-from podium.engine.context import CANCELLED_ERROR, RunIds, load_run
+from podium.engine.context import CANCELLED_ERROR, RunIds, counted, load_run
 from podium.engine.eventlog import BEGIN_LANE, END_LANE, FAIL_LANE, EventWriter
 from podium.engine.runtime import Runtime
 from podium.errors import ConflictError, NotFoundError
@@ -42,7 +42,7 @@ def begin_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     redact = Redactor(pinned.agent.redact)
     rt.store.append_message(
         ids.tenant, ids.session_id,
-        Message(role="user", content=run.input, run_id=ids.run_id),
+        counted(Message(role="user", content=run.input, run_id=ids.run_id), pinned.agent),
         idempotency_key=INPUT_KEY.format(run=ids.run_id),
     )  # fmt: skip
     if run.status in ("queued",):
@@ -195,8 +195,17 @@ def _close(
             error=error,
             attributes={"status": status, **summary},
         )
+        from podium.observe.finish import run_finished  # noqa: PLC0415
+
+        run_finished(rt.store, ids.tenant, ids.session_id, run, agent=ids.agent)
     rt.cancelled.discard(ids.run_id)
     _release(rt, ids)
+    from podium import settings  # noqa: PLC0415
+
+    if settings.resolve(None, settings.ENV_EVENT_BUS, ""):  # AWS: tell downstream consumers
+        from podium.engine.triggers import publish_run_finished  # noqa: PLC0415
+
+        publish_run_finished(ids, run)
 
 
 def _release(rt: Runtime, ids: RunIds) -> None:

@@ -86,7 +86,8 @@ class SqliteBase(Store):
     # ------------------------------------------------------------- connections
 
     def _conn(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        held: _Held | None = getattr(self._local, "held", None)
+        conn = held.conn if held is not None else None
         if conn is None or self._local.pid != os.getpid():
             # Each connection is used by its own thread only; check_same_thread=False lets
             # close() release them all from whichever thread calls it.
@@ -96,7 +97,9 @@ class SqliteBase(Store):
             conn.execute("PRAGMA busy_timeout = 30000")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            self._local.conn = conn
+            # the thread's local holds the only reference to `_Held`: when the thread ends,
+            # its connection is closed (threads come and go; connections must not pile up)
+            self._local.held = _Held(conn, self._connections, self._connections_lock)
             self._local.pid = os.getpid()
             with self._connections_lock:
                 self._connections.append(conn)
@@ -152,3 +155,22 @@ class SqliteBase(Store):
                 session.session_id,
             ),
         )
+
+
+class _Held:
+    """A thread's connection, closed (and forgotten by the store) when the thread ends."""
+
+    __slots__ = ("conn", "lock", "registry")
+
+    def __init__(
+        self, conn: sqlite3.Connection, registry: list[sqlite3.Connection], lock: threading.Lock
+    ) -> None:
+        self.conn = conn
+        self.registry = registry
+        self.lock = lock
+
+    def __del__(self) -> None:
+        with self.lock:
+            if self.conn in self.registry:
+                self.registry.remove(self.conn)
+                self.conn.close()

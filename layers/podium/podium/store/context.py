@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -98,6 +100,13 @@ def units(messages: Iterator[Message]) -> Iterator[list[Message]]:
         yield [message]
 
 
+def unit_tokens(unit: list[Message], count: TokenCounter) -> int:
+    """A unit's tokens: the counts stored with its messages, or counted now."""
+    if all(m.tokens is not None for m in unit):
+        return sum(m.tokens or 0 for m in unit)
+    return count([m.to_chat() for m in unit])
+
+
 def select(
     unit_stream: Iterator[list[Message]], budget: int, count: TokenCounter
 ) -> tuple[list[list[Message]], bool, int]:
@@ -108,7 +117,7 @@ def select(
     chosen: list[list[Message]] = []
     used = 0
     for unit in unit_stream:
-        tokens = count([m.to_chat() for m in unit])
+        tokens = unit_tokens(unit, count)
         if chosen and used + tokens > budget:
             return list(reversed(chosen)), False, used
         chosen.append(unit)
@@ -136,6 +145,51 @@ def _newest_first(
         cursor = page.cursor
 
 
+class MessageCache:
+    """Recent messages of recent sessions, kept in memory between turns.
+
+    Stored messages never change, so a turn needs to read only what was appended since the
+    last one (a handful of items) instead of its whole window again. Bounded: at most
+    `max_sessions` sessions (least recently used dropped) of at most `max_messages` each.
+    """
+
+    def __init__(self, *, max_sessions: int = 256, max_messages: int = 5000) -> None:
+        self.max_sessions = max_sessions
+        self.max_messages = max_messages
+        self._entries: OrderedDict[tuple[str, str], dict[int, Message]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def newest_first(
+        self, store: Store, tenant: str, session_id: str, *, last_seq: int, after_seq: int,
+        read: list[int], block: int = 200,
+    ) -> Iterator[Message]:  # fmt: skip
+        """Messages `last_seq` down to `after_seq + 1`, from memory where possible."""
+        key = (tenant, session_id)
+        with self._lock:
+            cached = self._entries.pop(key, {})
+            self._entries[key] = cached
+            while len(self._entries) > self.max_sessions:
+                self._entries.popitem(last=False)
+        high = max(cached) if cached else after_seq
+        if last_seq > high:
+            fresh = store.get_messages(tenant, session_id, high + 1, last_seq, hydrate=False)
+            read[0] += len(fresh)
+            with self._lock:
+                cached.update((m.seq, m) for m in fresh)
+        low = min(cached) if cached else last_seq + 1
+        for seq in sorted((s for s in cached if after_seq < s <= last_seq), reverse=True):
+            yield cached[seq]
+        while low > after_seq + 1:
+            start = max(after_seq + 1, low - block)
+            older = store.get_messages(tenant, session_id, start, low - 1, hydrate=False)
+            read[0] += len(older)
+            with self._lock:
+                if len(cached) < self.max_messages:
+                    cached.update((m.seq, m) for m in older)
+            yield from sorted(older, key=lambda m: m.seq, reverse=True)
+            low = start
+
+
 def build_context(
     store: Store,
     tenant: str,
@@ -149,6 +203,8 @@ def build_context(
     summarizer: Summarizer | None = None,
     summary_model: str | None = None,
     page_size: int = 50,
+    cache: MessageCache | None = None,
+    last_seq: int | None = None,
 ) -> ContextWindow:
     """Build the model's input for the next turn of a session (see the module docstring).
 
@@ -171,9 +227,15 @@ def build_context(
     loaded: list[Message] = []
 
     def stream() -> Iterator[Message]:
-        for message in _newest_first(
-            store, tenant, session_id, page_size=page_size, after_seq=covered, read=read
-        ):
+        if cache is not None and last_seq is not None:
+            source = cache.newest_first(
+                store, tenant, session_id, last_seq=last_seq, after_seq=covered, read=read
+            )
+        else:
+            source = _newest_first(
+                store, tenant, session_id, page_size=page_size, after_seq=covered, read=read
+            )
+        for message in source:
             loaded.append(message)
             yield message
 

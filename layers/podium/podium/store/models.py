@@ -147,6 +147,8 @@ class Message(StoreModel):
     content_ref: BlobRef | None = None
     """Set when content and tool calls were too large for the item."""
     expires_at: float | None = None
+    tokens: int | None = None
+    """Its token count, counted once when it was written (context windows sum these)."""
 
     def to_chat(self, *, preview_if_offloaded: bool = True) -> dict[str, Any]:
         """The message as litellm/OpenAI chat input."""
