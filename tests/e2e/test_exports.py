@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import ClassVar
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
