@@ -91,6 +91,9 @@ class EventWriter:
     seq: int = 0
     _pending: list[Event] = field(default_factory=list)
     _last_flush: float = field(default_factory=time.monotonic)
+    auto_flush: bool = True
+    """False: parts wait for `flush()` / `tick()` (a handler writes what happens at one moment
+    in one store write)."""
 
     def emit(self, part: dict[str, Any]) -> str:
         """Record one UI-stream part; returns its event id."""
@@ -100,9 +103,14 @@ class EventWriter:
         self._pending.append(
             Event(event_id=ident, run_id=self.run_id, type=str(part["type"]), data=data)
         )
+        if self.auto_flush:
+            self.tick()
+        return ident
+
+    def tick(self) -> None:
+        """Flush now, or when the batching window (AWS) has passed."""
         if self.batch_ms <= 0 or (time.monotonic() - self._last_flush) * 1000 >= self.batch_ms:
             self.flush()
-        return ident
 
     def flush(self) -> None:
         if not self._pending:

@@ -17,6 +17,7 @@ raise `StatesError` to choose the name.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
@@ -24,12 +25,15 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from podium.engine import asl
 from podium.engine.asl import AslError, Json, StatesError
+from podium.engine.workers import Workers
 from podium.errors import ConflictError, NotFoundError
 
 if TYPE_CHECKING:
@@ -118,7 +122,8 @@ class LocalExecutor:
         self.clock = clock
         self.on_finish = on_finish
         self._runs: dict[str, _Run] = {}
-        self._threads: dict[str, threading.Thread] = {}
+        self._futures: dict[str, Future[ExecutionResult]] = {}
+        self._workers = Workers(name="podium-run")
         self._guard = threading.Lock()
 
     # ------------------------------------------------------------------ public
@@ -166,9 +171,12 @@ class LocalExecutor:
         return self._launch(run, wait=wait)
 
     def wait(self, name: str, timeout: float | None = None) -> None:
-        thread = self._threads.get(name)
-        if thread is not None:
-            thread.join(timeout)
+        """Until the execution `name` running here ends (or `timeout` passes)."""
+        with self._guard:
+            future = self._futures.get(name)
+        if future is not None:
+            with contextlib.suppress(FutureTimeout):
+                future.exception(timeout)
 
     def is_running(self, name: str) -> bool:
         return name in self._runs
@@ -197,11 +205,8 @@ class LocalExecutor:
             self._runs[run.name] = run
         if wait:
             return self._execute(run)
-        thread = threading.Thread(
-            target=self._execute, args=(run,), name=f"run-{run.name}", daemon=True
-        )
-        self._threads[run.name] = thread
-        thread.start()
+        with self._guard:
+            self._futures[run.name] = self._workers.submit(self._execute, run)
         return None
 
     def _execute(self, run: _Run) -> ExecutionResult:
@@ -228,7 +233,7 @@ class LocalExecutor:
             self._save(run, terminal=True)
         with self._guard:
             self._runs.pop(run.name, None)
-            self._threads.pop(run.name, None)
+            self._futures.pop(run.name, None)
         if self.on_finish is not None:
             try:
                 self.on_finish(run.name, run.doc["input"], result)
@@ -263,9 +268,8 @@ class LocalExecutor:
                 )
                 if target is None:
                     raise StatesError("States.NoChoiceMatched", f"no rule of {name!r} matched")
-                self._advance(
-                    run, frame, target, asl.select(effective, state.get("OutputPath", "$"), context)
-                )
+                output = asl.select(effective, state.get("OutputPath", "$"), context)
+                self._advance(run, frame, target, output, save=False)  # pure: re-done on resume
                 continue
             try:
                 if kind == "Pass":
@@ -296,7 +300,7 @@ class LocalExecutor:
                     frame.update(state="#end", input=output)
                     frame.pop("map", None)
                 return output
-            self._advance(run, frame, state["Next"], output)
+            self._advance(run, frame, state["Next"], output, save=kind != "Pass")
 
     def _pass_result(
         self, state: dict[str, Json], effective: Json, context: dict[str, Any]
@@ -305,11 +309,17 @@ class LocalExecutor:
             return asl.render_template(state["Parameters"], effective, context)
         return copy.deepcopy(state["Result"]) if "Result" in state else effective
 
-    def _advance(self, run: _Run, frame: dict[str, Any], target: str, output: Json) -> None:
+    def _advance(
+        self, run: _Run, frame: dict[str, Any], target: str, output: Json, *, save: bool = True
+    ) -> None:
+        """Move to the next state. After a Task or Map the move is checkpointed (its result
+        must survive a crash); after a Choice or Pass it is not — they are pure, and a resumed
+        run simply evaluates them again from the last checkpoint."""
         with run.lock:
             frame.clear()
             frame.update(state=target, input=output)
-            self._save(run)
+            if save:
+                self._save(run)
 
     # ------------------------------------------------------------------ tasks
 
@@ -373,23 +383,11 @@ class LocalExecutor:
         payload = json.loads(json.dumps(payload))  # handlers get their own copy, as over the wire
         if timeout is None:
             return _invoke(handler, payload)
-        outcome: dict[str, Any] = {}
-        done = threading.Event()
-
-        def target() -> None:
-            try:
-                outcome["result"] = _invoke(handler, payload)
-            except StatesError as exc:
-                outcome["error"] = exc
-            finally:
-                done.set()
-
-        threading.Thread(target=target, daemon=True, name="podium-task").start()
-        if not done.wait(timeout):
-            raise StatesError("States.Timeout", "")
-        if "error" in outcome:
-            raise outcome["error"]
-        return outcome["result"]
+        future = self._workers.submit(_invoke, handler, payload)
+        try:
+            return future.result(timeout)
+        except FutureTimeout:
+            raise StatesError("States.Timeout", "") from None
 
     def _wait_for_token(self, step: _Step) -> Json:
         """Invoke the task with a token, then wait (durably) for SendTaskSuccess/Failure."""
@@ -509,7 +507,6 @@ class LocalExecutor:
         limit = state.get("MaxConcurrency") or len(items) or 1
         gate = threading.Semaphore(limit)
         failures: list[StatesError] = []
-        threads = []
 
         def iterate(index: int, item_frame: dict[str, Any]) -> None:
             with gate:
@@ -525,14 +522,10 @@ class LocalExecutor:
                 with run.lock:
                     self._save(run)
 
-        for index, item_frame in enumerate(progress["items"]):
-            thread = threading.Thread(
-                target=iterate, args=(index, item_frame), daemon=True, name="podium-map"
-            )
-            threads.append(thread)
-            thread.start()
-        for thread in threads:
-            thread.join()
+        futures = [self._workers.submit(iterate, index, item_frame)
+                   for index, item_frame in enumerate(progress["items"])]  # fmt: skip
+        for future in futures:
+            future.result()
         self._check_abort(run)
         if failures:
             raise failures[0]

@@ -62,6 +62,10 @@ class _Sink:
 
     async def __call__(self, event: mt.StreamEvent) -> None:
         self._check_cancel()
+        self._handle(event)
+        self.writer.tick()  # each stream event reaches readers at once (batched in AWS)
+
+    def _handle(self, event: mt.StreamEvent) -> None:
         if isinstance(event, mt.TextDelta):
             self._close_reasoning()
             if not self.text_open:
@@ -171,6 +175,7 @@ def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         batch_ms=rt.event_batch_ms,
         redact=redact,
         ttl_s=_days(agent.retention.events_days),
+        auto_flush=False,
     )
     spans = SpanRecorder(
         rt.store, ids.tenant, ids.session_id, ids.run_id, redact=redact, clock=rt.clock
@@ -192,17 +197,13 @@ def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     )
     writer.emit(ui.start_step())
     try:
-        outcome = _call(
-            rt,
-            ids,
-            pinned,
-            run_usage=run.usage,
-            number=number,
-            attempt=attempt,
-            writer=writer,
-            spans=spans,
-            step_span=step_span.span_id,
-        )
+        try:
+            outcome = _call(
+                rt, ids, pinned, run_usage=run.usage, number=number, attempt=attempt,
+                writer=writer, spans=spans, step_span=step_span.span_id,
+            )  # fmt: skip
+        finally:
+            writer.flush()  # what was streamed before a failure stays in the log
     except RunCancelledError:
         writer.flush()
         spans.end(step_span, status="error", error={"Error": "Podium.Cancelled"})

@@ -48,7 +48,13 @@ def begin_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     if run.status in ("queued",):
         _update(rt, ids, status="running")
     writer = EventWriter(
-        rt.store, ids.tenant, ids.session_id, ids.run_id, *BEGIN_LANE, redact=redact
+        rt.store,
+        ids.tenant,
+        ids.session_id,
+        ids.run_id,
+        *BEGIN_LANE,
+        redact=redact,
+        auto_flush=False,
     )
     writer.emit(ui.start(ids.run_id, {"session_id": ids.session_id, "agent": ids.agent}))
     writer.emit(ui.data(ui.DATA_RUN, {"run_id": ids.run_id, "status": "running"}))
@@ -168,6 +174,7 @@ def _close(
         ids.run_id,
         *lane,
         redact=Redactor(pinned.agent.redact),
+        auto_flush=False,
     )
     writer.emit(ui.data(ui.DATA_USAGE, {"run_id": ids.run_id, "total": True, **summary}))
     writer.emit(

@@ -132,6 +132,7 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         RECORD_ATTEMPT,
         batch_ms=rt.event_batch_ms,
         redact=redact,
+        auto_flush=False,
     )
     spans = SpanRecorder(
         rt.store, ids.tenant, ids.session_id, ids.run_id, redact=redact, clock=rt.clock

@@ -166,7 +166,9 @@ async def _feed_stream(acc: Accumulator, response: httpx.Response) -> None:
         data = line[5:].strip()
         if data == "[DONE]":
             done = True
-            break
+            continue  # read to the end of the body, so the connection goes back to the pool
+        if done:
+            continue
         try:
             chunk = json.loads(data)
         except ValueError:
