@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from podium.errors import NotFoundError
+from podium.protocol import AGENT_FILE
 from podium.protocol.agent import Agent
-from podium.protocol.loader import AGENT_FILE, LoadedAgent, load_agent
 
 if TYPE_CHECKING:
+    from podium.protocol.loader import LoadedAgent
     from podium.store.base import Store
 
 
@@ -58,6 +59,8 @@ class AgentRegistry:
             cached = self._current.get(name)
         if cached is not None and cached[0] == mtime:
             return cached[1]
+        from podium.protocol.loader import load_agent  # noqa: PLC0415 - YAML only here
+
         loaded = load_agent(file)
         pinned = PinnedAgent.from_loaded(loaded)
         self.store.put_agent_version(name, loaded.definition())

@@ -45,13 +45,15 @@ TEMPLATE_VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
 class _Strict(BaseModel):
-    """Base for every protocol model: unknown keys are errors, docstrings become docs."""
+    """Base for every protocol model: unknown keys are errors. The docstring under each field
+    becomes its description in the generated JSON Schema and reference (`schema.py` reads
+    them from this file's source, so runtime imports do not pay for parsing it)."""
 
     model_config = ConfigDict(
         extra="forbid",
-        use_attribute_docstrings=True,
         frozen=True,
         populate_by_name=True,
+        defer_build=True,  # validators are built on first use: `import podium` stays cheap
     )
 
 

@@ -11,13 +11,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from podium.errors import AgentConfigError
+from podium.protocol import AGENT_FILE
 from podium.protocol.agent import Agent, PromptFile
 from podium.protocol.checks import check_agent_data
 from podium.protocol.problems import Problem
 from podium.protocol.pydantic_problems import problems_from_validation
 from podium.protocol.source import SourceError, parse_yaml
-
-AGENT_FILE = "agent.yaml"
 
 
 @dataclass(frozen=True)

@@ -122,13 +122,19 @@ class S3BlobStore:
     """Blobs as S3 objects in one bucket, under an optional key prefix."""
 
     def __init__(self, bucket: str, client: Any = None, *, prefix: str = "") -> None:
-        if client is None:
+        self.bucket = bucket
+        self._client = client
+        self.prefix = prefix
+
+    @property
+    def client(self) -> Any:
+        """The S3 client, made on first use: most requests never touch a blob, and a client
+        costs a Lambda ~70 ms of its cold start."""
+        if self._client is None:
             import boto3  # noqa: PLC0415 — boto3 is only needed in AWS
 
-            client = boto3.client("s3")
-        self.bucket = bucket
-        self.client = client
-        self.prefix = prefix
+            self._client = boto3.client("s3")
+        return self._client
 
     def put(self, key: str, data: bytes) -> None:
         """Upload one object."""

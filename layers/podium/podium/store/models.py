@@ -25,7 +25,7 @@ T = TypeVar("T")
 class StoreModel(BaseModel):
     """Base of every persisted item: unknown fields from newer writers are ignored."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     schema_version: int = SCHEMA_VERSION
     """Version of this item's schema, so readers can migrate old items."""
@@ -34,7 +34,7 @@ class StoreModel(BaseModel):
 class BlobRef(BaseModel):
     """Where a large payload went, plus a head-and-tail preview kept in the item."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     key: str
     """The blob store key."""
@@ -59,7 +59,7 @@ USAGE_FIELDS: tuple[str, ...] = (
 class Usage(BaseModel):
     """Token and cost counters, added atomically."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     requests: int = 0
     """Number of model calls."""
@@ -83,7 +83,7 @@ class Usage(BaseModel):
 class Lease(BaseModel):
     """The session's single-writer lease, held by one run until it expires."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     run_id: str
     expires_at: float
@@ -195,7 +195,7 @@ class Summary(StoreModel):
 class PendingApproval(BaseModel):
     """A tool call waiting on a person (`approval`) or the caller (`client`), with its token."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     call_id: str
     tool: str
