@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml | sha256sum | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format check docs lock bench bench-quick clean
+.PHONY: help install test-deps run demo test lint format check docs lock bench bench-quick clean package validate-deploy
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -19,13 +19,45 @@ $(STAMP):
 
 install: $(STAMP)  ## create .venv and install the pinned environment
 
+# The deploy validation tools (sam, cfn-lint, samtranslator; checkov) pin versions that
+# conflict with litellm and with each other: two venvs of their own, installed side by side.
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed-$(shell cat infra/requirements-tools-sam.txt infra/requirements-tools-checkov.txt | sha256sum | cut -c1-12)
+
+$(TOOLS_STAMP):
+	@rm -rf $(TOOLS) && mkdir -p $(TOOLS)
+	$(PYTHON) -m venv $(TOOLS)/sam && $(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/sam/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-tools-sam.txt & sam=$$!; \
+	$(TOOLS)/checkov/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-tools-checkov.txt & checkov=$$!; \
+	wait $$sam && wait $$checkov
+	@touch $@
+
+NODE_STAMP := tests/node/node_modules/.installed-$(shell sha256sum tests/node/package-lock.json | cut -c1-12)
+
+$(NODE_STAMP):
+	cd tests/node && npm ci --silent --no-audit --no-fund
+	@touch $@
+
+test-deps: install $(NODE_STAMP)  ## what the tests need beyond Python: Debian's chromium, the npm test clients
+	@command -v chromium >/dev/null || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
 run: install  ## run Podium locally on its embedded defaults (demo model, no key needed)
 	$(VENV)/bin/podium validate agents/
 	$(VENV)/bin/podium build --check
+	$(VENV)/bin/podium dev
+
+demo: install  ## one run of the weather agent in the terminal, on the demo model
 	$(VENV)/bin/podium run weather "What's the weather and time in Paris?"
 
-test: install lint  ## lint, type-check and run the whole test suite
+test: test-deps lint $(TOOLS_STAMP)  ## lint, type-check and run the whole test suite (deploy validation included)
 	$(PY) -m pytest -q -n 2 --dist loadfile
+
+package: install  ## build the Lambda artifacts (build/lambda), size-check and smoke-test them
+	$(PY) infra/package.py all
+
+validate-deploy: install $(TOOLS_STAMP)  ## sam validate, cfn-lint, ASL lint and checkov, offline
+	$(PY) infra/validate.py
 
 lint: install  ## ruff and mypy
 	$(VENV)/bin/ruff check .
@@ -48,11 +80,23 @@ lock: install  ## re-pin requirements/lock.txt from requirements/dev.in
 	{ head -2 requirements/lock.txt; $(PY) -m pip freeze --exclude-editable | grep -v '^-e' | sort -f; } > requirements/lock.new
 	mv requirements/lock.new requirements/lock.txt
 
-bench: install  ## run the benchmarks (prints ratios measured side by side)
-	$(PY) bench/import_time.py
+BENCH_PYTHON ?= python3.11
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed-$(shell cat requirements/lock.txt pyproject.toml bench/requirements.txt bench/requirements-strands.txt | sha256sum | cut -c1-12)
 
-bench-quick: install  ## a short pass of the benchmarks
-	$(PY) bench/import_time.py --rounds 5
+$(BENCH_STAMP):
+	rm -rf $(BENCH_VENV) && mkdir -p $(BENCH_VENV)
+	$(BENCH_PYTHON) -m venv $(BENCH_VENV)/main
+	$(BENCH_VENV)/main/bin/python -m pip install --quiet --disable-pip-version-check -c requirements/lock.txt -e ".[models,api,aws]" -r bench/requirements.txt
+	$(BENCH_PYTHON) -m venv $(BENCH_VENV)/strands
+	$(BENCH_VENV)/strands/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-strands.txt
+	@touch $@
+
+bench: $(BENCH_STAMP)  ## Podium side by side with the peers: every figure, writes bench/RESULTS.md (~15 min)
+	$(BENCH_VENV)/main/bin/python bench/suite.py
+
+bench-quick: $(BENCH_STAMP)  ## a smaller pass of every figure (~3 min)
+	$(BENCH_VENV)/main/bin/python bench/suite.py --quick
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
