@@ -299,3 +299,25 @@ async def test_python_client_async(live):
         run = await client.start_run(session.session_id, WEATHER)
         types = [event.type async for event in client.events(session.session_id, run.run_id)]
         assert types[0] == "start" and types[-1] == "finish"
+
+
+def test_cap_on_a_tenants_active_runs(live, http, fake_openai):
+    live.server.config.app.state.podium.settings.max_active_runs_per_tenant = 1
+    fake_openai.script(Reply(text="a b c d e", chunks=5, chunk_ms=200))
+    first = http.post("/sessions", json={"agent": "talker"}).json()["session_id"]
+    run = http.post(f"/sessions/{first}/runs", json={"input": "one"}).json()
+    second = http.post("/sessions", json={"agent": "talker"}).json()["session_id"]
+    limited = http.post(f"/sessions/{second}/runs", json={"input": "two"})
+    assert limited.status_code == 429
+    assert limited.json()["error"]["code"] == "rate_limited"
+    assert int(limited.headers["retry-after"]) >= 1
+    other = httpx.post(
+        f"{live.url}/sessions", json={"agent": "weather"}, headers=live.headers(live.other_key)
+    )  # another tenant is not limited
+    other_run = httpx.post(
+        f"{live.url}/sessions/{other.json()['session_id']}/runs",
+        json={"input": WEATHER},
+        headers=live.headers(live.other_key),
+    )
+    assert other_run.status_code == 202
+    wait_run(http, first, run["run_id"])

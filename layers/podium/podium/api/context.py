@@ -28,8 +28,8 @@ class ApiSettings:
     """Limits and modes of the API; each can be set by its environment variable."""
 
     max_body_bytes: int = 1_000_000
-    rate_limit_per_min: int = 600
-    max_active_runs_per_tenant: int = 20
+    rate_limit_per_min: int = 3000
+    max_active_runs_per_tenant: int = 100
     auth: bool = True
     """False only for `podium dev --no-auth` on 127.0.0.1: every caller is tenant `local`."""
     jwt_tenant_claim: str | None = None
@@ -45,8 +45,8 @@ class ApiSettings:
     def from_environment(cls, **overrides: Any) -> ApiSettings:
         values: dict[str, Any] = {
             "max_body_bytes": int(os.environ.get(ENV_MAX_BODY_BYTES, "1000000")),
-            "rate_limit_per_min": int(os.environ.get(ENV_RATE_LIMIT, "600")),
-            "max_active_runs_per_tenant": int(os.environ.get(ENV_MAX_ACTIVE_RUNS, "20")),
+            "rate_limit_per_min": int(os.environ.get(ENV_RATE_LIMIT, "3000")),
+            "max_active_runs_per_tenant": int(os.environ.get(ENV_MAX_ACTIVE_RUNS, "100")),
             "jwt_tenant_claim": os.environ.get(ENV_JWT_TENANT_CLAIM) or None,
         }
         values.update(overrides)

@@ -178,6 +178,11 @@ class LocalExecutor:
             with contextlib.suppress(FutureTimeout):
                 future.exception(timeout)
 
+    def active_runs(self, tenant: str) -> int:
+        """Executions of `tenant` running (or waiting) in this executor."""
+        with self._guard:
+            return sum(1 for run in self._runs.values() if run.tenant == tenant)
+
     def is_running(self, name: str) -> bool:
         return name in self._runs
 
