@@ -78,8 +78,6 @@ class _Session:
         from podium.engine.runtime import Runtime  # noqa: PLC0415
         from podium.store.factory import build_store  # noqa: PLC0415
 
-        if args.url:
-            raise InputError("--url needs Podium's HTTP API, which this build does not ship yet")
         agents_dir, self.agent = _agent_location(args.agent, args.agents)
         self.store = build_store("sqlite", home=args.home)
         self.runtime = Runtime(store=self.store, agents=AgentRegistry(self.store, agents_dir))
@@ -100,8 +98,8 @@ class _Session:
             ).session_id
 
     @classmethod
-    def open(cls, args: argparse.Namespace) -> _Session:
-        return cls(args)
+    def open(cls, args: argparse.Namespace) -> _Session | _RemoteSession:
+        return _RemoteSession(args) if args.url else cls(args)
 
     def close(self) -> None:
         self.runner.stop()
@@ -206,6 +204,103 @@ class _Session:
                   f"{usage.input_tokens} in / {usage.output_tokens} out tokens · "
                   f"${usage.cost_usd:.6f}", file=sys.stderr)  # fmt: skip
         return 0 if run.status == "succeeded" else 1
+
+
+class _RemoteSession:
+    """The same, through a running Podium API (`--url`, `--key`)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from podium.client import Podium  # noqa: PLC0415
+
+        if not args.key:
+            raise InputError("--url needs --key (an API key of that server)")
+        self.client = Podium(args.url, args.key)
+        self.approve = args.approve
+        self.as_json = args.json
+        if args.session:
+            found = self.client.get_session(args.session)
+        else:
+            variables = dict(_parse_var(item) for item in args.var)
+            found = self.client.create_session(Path(args.agent).name, variables=variables)
+        self.agent = found.agent
+        self.session_id = found.session_id
+        tools = self.client.http.get(f"/agents/{self.agent}").json().get("tools", [])
+        self.client_tools = {t["name"] for t in tools if t.get("kind") == "client"}
+
+    def close(self) -> None:
+        self.client.close()
+
+    def send(self, message: str) -> int:
+        run = self.client.start_run(self.session_id, message)
+        if run.model_extra and run.model_extra.get("disposition") == "queued":
+            print(f"(queued behind the active run; run {run.run_id})", file=sys.stderr)
+        printer = _Printer(sys.stdout, as_json=self.as_json)
+        for event in self.client.events(self.session_id, run.run_id):
+            printer.show(event.data)
+            self._answer(run.run_id, event.data)
+        final = self.client.get_run(self.session_id, run.run_id)
+        usage = final.model_extra.get("usage", {}) if final.model_extra else {}
+        if self.as_json:
+            print(
+                json.dumps(
+                    {
+                        "run_id": run.run_id,
+                        "status": final.status,
+                        "error": final.error,
+                        "usage": usage,
+                    }
+                )
+            )
+        else:
+            printer.newline()
+            print(f"[{final.status}] run {run.run_id} · {usage.get('model_calls', 0)} model "
+                  f"call(s) · {usage.get('input_tokens', 0)} in / "
+                  f"{usage.get('output_tokens', 0)} out tokens · "
+                  f"${usage.get('cost_usd', 0.0):.6f}", file=sys.stderr)  # fmt: skip
+        return 0 if final.status == "succeeded" else 1
+
+    def _answer(self, run_id: str, part: dict[str, Any]) -> None:
+        from podium.client import PodiumAPIError  # noqa: PLC0415
+
+        kind = part.get("type")
+        call_id = str(part.get("toolCallId", ""))
+        action: Any = None
+        if kind == "tool-approval-request":
+            approved = self.approve == "all" or (
+                self.approve == "ask" and _ask(f"approve call {call_id}? [y/N] ") in {"y", "yes"}
+            )  # fmt: skip
+
+            def action() -> None:
+                self.client.decide(
+                    self.session_id,
+                    run_id,
+                    call_id,
+                    approved=approved,
+                    reason=None if approved else "denied",
+                )
+
+        elif kind == "tool-input-available" and part.get("toolName") in self.client_tools:
+            text = _ask(f"result of client tool {part.get('toolName')} (JSON or text): ")
+            try:
+                output: Any = json.loads(text)
+            except json.JSONDecodeError:
+                output = text
+
+            def action() -> None:
+                self.client.submit_tool_result(self.session_id, run_id, call_id, output=output)
+
+        if action is None:
+            return
+        import time  # noqa: PLC0415
+
+        for _ in range(100):  # the call may not be parked on its token yet
+            try:
+                action()
+                return
+            except PodiumAPIError as exc:
+                if exc.status != 409 or "retry" not in exc.message:
+                    raise
+                time.sleep(0.05)
 
 
 class _Printer:
