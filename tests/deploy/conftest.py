@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -80,19 +79,12 @@ def mocked_aws(aws_env: None) -> Iterator[None]:
         yield
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
 @pytest.fixture(scope="session")
 def tools(validate: ModuleType) -> None:
-    """The validation tools' environment (.venv-tools): `make test` installs it first; a bare
-    `pytest` without it skips these tests, except in CI, where that is a failure."""
+    """The validation tools' environment (.venv-tools): `make test` installs it first. A test
+    that cannot run fails, it never skips."""
     if not validate.tools_installed():
-        message = "the validation tools are missing: run `make validate-deploy` first"
-        if in_ci():
-            pytest.fail(message)
-        pytest.skip(message)
+        pytest.fail("the validation tools are missing: run `make validate-deploy` first")
 
 
 @pytest.fixture

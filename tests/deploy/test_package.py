@@ -99,7 +99,7 @@ def test_removing_a_distribution_removes_its_files(package, tmp_path):
 def test_make_package_builds_artifacts_that_fit_and_import(package):
     stack = package.Stack.read(package.load_template())
     if package.find_python312(stack.python_version) is None:
-        pytest.skip(f"no python{stack.python_version} to compile .pyc and smoke-test with")
+        pytest.fail(f"no python{stack.python_version} (pyenv) to compile .pyc and smoke-test with")
     result = subprocess.run(
         [sys.executable, str(ROOT / "infra" / "package.py"), "all"],
         capture_output=True, text=True, timeout=1500, check=False,
@@ -128,7 +128,7 @@ def test_sam_build_builds_the_same_artifacts(package, validate, tools, tmp_path)
     stack = package.Stack.read(package.load_template())
     python = package.find_python312(stack.python_version)
     if python is None:
-        pytest.skip(f"no python{stack.python_version}")
+        pytest.fail(f"no python{stack.python_version} (pyenv)")
     out = tmp_path / "sam"
     result = subprocess.run(
         [str(validate.SAM_BIN / "sam"), "build", "--build-dir", str(out),
