@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
 
@@ -74,8 +75,13 @@ def test_otlp_export_with_genai_attributes(podium, agents, fake_openai, collecto
     p = podium()
     run = p.run("exported", "weather in Oslo?")
     assert run.status == "succeeded"
-    spans = [s for request in collector.received for rs in request.resource_spans
-             for ss in rs.scope_spans for s in ss.spans]  # fmt: skip
+    deadline = time.monotonic() + 10  # the export follows the run's last event
+    while True:
+        spans = [s for request in collector.received for rs in request.resource_spans
+                 for ss in rs.scope_spans for s in ss.spans]  # fmt: skip
+        if any(s.name.startswith("invoke_agent") for s in spans) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     by_name = {s.name: s for s in spans}
     assert "invoke_agent exported" in by_name
     chats = [s for s in spans if s.name == "chat gpt-4o-mini"]
@@ -109,7 +115,11 @@ def test_emf_metrics_and_json_logs(podium, agents, fake_openai, monkeypatch, cap
     p = podium()
     run = p.run("metered", "weather?")
     assert run.status == "succeeded"
-    documents = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+    output, deadline = "", time.monotonic() + 10  # the metrics follow the run's last event
+    while '"RunDuration"' not in output and time.monotonic() < deadline:
+        time.sleep(0.05)
+        output += capsys.readouterr().out
+    documents = [json.loads(line) for line in output.splitlines()
                  if line.startswith("{") and "_aws" in line]  # fmt: skip
     names = {d["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"]: d for d in documents}
     assert names["Runs"]["agent"] == "metered" and names["Runs"]["status"] == "succeeded"

@@ -99,13 +99,14 @@ class Podium:
         return self.wait(session, started.run.run_id)
 
     def wait(self, session: str, run_id: str, timeout: float = 30) -> Run:
+        """The run once it has ended and its final `finish` event is in the log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             run = self.store.get_run(TENANT, session, run_id)
-            if run.terminal and self.store.get_session(TENANT, session).lease_holder(
-                time.time()
-            ) in (None, *(q.run_id for q in self.store.get_session(TENANT, session).queue)):
-                return run
+            if run.terminal:
+                events = self.store.list_events(TENANT, session, run_id=run_id, limit=1000)
+                if events and events[-1].type == "finish":
+                    return run
             time.sleep(0.02)
         raise TimeoutError(f"run {run_id} did not end: {run.status}")
 

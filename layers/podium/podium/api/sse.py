@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,6 +24,7 @@ from fastapi.responses import StreamingResponse
 from podium.api.context import ApiContext
 from podium.engine.eventlog import BUS
 from podium.store.ids import is_event_id
+from podium.store.models import Event
 
 HEADERS = {
     "Cache-Control": "no-cache, no-transform",
@@ -56,33 +58,44 @@ async def follow(
         after = None
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
-    unsubscribe = None
+    delivered: deque[Event] = deque()
 
-    def notify(*_: str) -> None:
-        loop.call_soon_threadsafe(wake.set)
+    def arrived(events: list[Event]) -> None:  # on the writer's thread
+        loop.call_soon_threadsafe(_take, events)
 
-    if ctx.local:
-        unsubscribe = BUS.subscribe(tenant, session_id, notify)
+    def _take(events: list[Event]) -> None:
+        delivered.extend(events)
+        wake.set()
+
+    # locally, subscribe before reading the log: nothing written meanwhile is missed
+    unsubscribe = BUS.subscribe_events(tenant, session_id, arrived) if ctx.local else (lambda: None)
     started = time.monotonic()
     quiet_since = time.monotonic()
+    read_log = True
     try:
         while True:
             wake.clear()
-            events = await asyncio.to_thread(
-                store.list_events, tenant, session_id, run_id=run_id, after=after, limit=PAGE
-            )
+            if read_log or not delivered:
+                events = await asyncio.to_thread(
+                    store.list_events, tenant, session_id, run_id=run_id, after=after, limit=PAGE
+                )
+                read_log = len(events) == PAGE  # (what the bus brought meanwhile is kept:
+                # the next turn drops what this read already yielded, by id)
+            else:  # local writers hand their events over: no need to read them back
+                events = _newer(delivered, run_id, after)
+            quiet_since = time.monotonic() if events else quiet_since
             for event in events:
                 after = event.event_id
                 yield format_event(event.event_id, event.data)
                 if run_id is not None and event.type == "finish":
                     yield "data: [DONE]\n\n"
                     return
-            if events:
-                quiet_since = time.monotonic()
-                if len(events) == PAGE:
-                    continue
-            elif run_id is not None and await _ended_without_finish(
-                ctx, tenant, session_id, run_id
+            if events and read_log:
+                continue
+            if (
+                not events
+                and run_id is not None
+                and await _ended_without_finish(ctx, tenant, session_id, run_id)
             ):
                 yield "data: [DONE]\n\n"
                 return
@@ -90,12 +103,22 @@ async def follow(
                 yield "retry: 1000\n\n"
                 return
             if time.monotonic() - quiet_since >= ctx.settings.heartbeat_s:
-                yield ": keep-alive\n\n"
+                yield ": keep-alive\n\n"  # proxies keep a connection that speaks
                 quiet_since = time.monotonic()
             await _wait(ctx, wake, bounded=bounded)
     finally:
-        if unsubscribe is not None:
-            unsubscribe()
+        unsubscribe()
+
+
+def _newer(delivered: deque[Event], run_id: str | None, after: str | None) -> list[Event]:
+    """The handed-over events of this stream not yet sent (and empty the hand-over)."""
+    events = [
+        e
+        for e in delivered
+        if (run_id is None or e.run_id == run_id) and (after is None or e.event_id > after)
+    ]
+    delivered.clear()
+    return events
 
 
 async def _wait(ctx: ApiContext, wake: asyncio.Event, *, bounded: bool) -> None:

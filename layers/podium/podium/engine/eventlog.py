@@ -38,6 +38,7 @@ END_LANE = (MAX_STEP, 0)
 FAIL_LANE = (MAX_STEP, 1)
 
 Listener = Callable[[str, str], None]
+EventListener = Callable[[list[Event]], None]
 
 
 class EventBus:
@@ -46,7 +47,26 @@ class EventBus:
 
     def __init__(self) -> None:
         self._listeners: dict[tuple[str, str], list[Listener]] = defaultdict(list)
+        self._event_listeners: dict[tuple[str, str], list[EventListener]] = defaultdict(list)
         self._lock = threading.Lock()
+
+    def subscribe_events(
+        self, tenant: str, session_id: str, listener: EventListener
+    ) -> Callable[[], None]:
+        """Call `listener(events)` with the events of each write, once they are stored: a
+        local stream follows the log without reading it back; returns the unsubscribe."""
+        key = (tenant, session_id)
+        with self._lock:
+            self._event_listeners[key].append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._event_listeners.get(key, []):
+                    self._event_listeners[key].remove(listener)
+                if not self._event_listeners.get(key):
+                    self._event_listeners.pop(key, None)
+
+        return unsubscribe
 
     def subscribe(self, tenant: str, session_id: str, listener: Listener) -> Callable[[], None]:
         """Call `listener(tenant, session_id)` after each write; returns the unsubscribe."""
@@ -63,11 +83,14 @@ class EventBus:
 
         return unsubscribe
 
-    def publish(self, tenant: str, session_id: str) -> None:
+    def publish(self, tenant: str, session_id: str, events: list[Event] | None = None) -> None:
         with self._lock:
             listeners = list(self._listeners.get((tenant, session_id), []))
+            event_listeners = list(self._event_listeners.get((tenant, session_id), []))
         for listener in listeners:
             listener(tenant, session_id)
+        for event_listener in event_listeners if events else []:
+            event_listener(list(events or []))
 
 
 BUS = EventBus()
@@ -119,4 +142,4 @@ class EventWriter:
         self.store.append_events(self.tenant, self.session_id, events, ttl_s=self.ttl_s)
         self._last_flush = time.monotonic()
         if self.bus is not None:
-            self.bus.publish(self.tenant, self.session_id)
+            self.bus.publish(self.tenant, self.session_id, events)

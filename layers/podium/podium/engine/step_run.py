@@ -13,14 +13,14 @@ from typing import Any
 
 from podium.engine import ui_stream as ui
 from podium.engine.asl import StatesError
-from podium.engine.context import CANCELLED_ERROR, RunIds, counted, load_run
+from podium.engine.context import CANCELLED_ERROR, RunIds, load_run
 from podium.engine.eventlog import BEGIN_LANE, END_LANE, FAIL_LANE, EventWriter
 from podium.engine.runtime import Runtime
 from podium.errors import ConflictError, NotFoundError
 from podium.observe.redact import Redactor
 from podium.observe.spans import RUN_SPAN, SpanRecorder
 from podium.store.ids import parse_event_id
-from podium.store.models import Message, Run
+from podium.store.models import Message, QueuedInput, Run
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ def begin_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     redact = Redactor(pinned.agent.redact)
     rt.store.append_message(
         ids.tenant, ids.session_id,
-        counted(Message(role="user", content=run.input, run_id=ids.run_id), pinned.agent),
+        Message(role="user", content=run.input, run_id=ids.run_id),
         idempotency_key=INPUT_KEY.format(run=ids.run_id),
     )  # fmt: skip
     if run.status in ("queued",):
@@ -161,6 +161,10 @@ def _close(
                 run = load_run(rt, ids)
                 if run.terminal:
                     break
+    # The lease goes back before `finish` is written: a client that sends its next input as
+    # soon as it sees `finish` must find the session free. A queued input takes the lease in
+    # the same write, but starts only after this run's last events, so they stay in id order.
+    queued = _release(rt, ids)
     status, error = run.status, run.error
     usage = run.usage
     summary = {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
@@ -206,7 +210,8 @@ def _close(
 
         run_finished(rt.store, ids.tenant, ids.session_id, run, agent=ids.agent)
     rt.cancelled.discard(ids.run_id)
-    _release(rt, ids)
+    if queued is not None:
+        _start_queued(rt, ids, queued)
     from podium import settings  # noqa: PLC0415
 
     if settings.resolve(None, settings.ENV_EVENT_BUS, ""):  # AWS: tell downstream consumers
@@ -215,18 +220,17 @@ def _close(
         publish_run_finished(ids, run)
 
 
-def _release(rt: Runtime, ids: RunIds) -> None:
-    """Give the lease back, handing it to the next queued input (started here)."""
+def _release(rt: Runtime, ids: RunIds) -> QueuedInput | None:
+    """Give the lease back, handing it to the next queued input (returned, to be started)."""
     try:
-        queued = rt.store.release_session_lease(
+        return rt.store.release_session_lease(
             ids.tenant, ids.session_id, ids.run_id, handoff_ttl_s=_lease_ttl(rt, ids),
         )  # fmt: skip
-    except ConflictError:  # not ours any more (interrupted, or already released)
-        return
-    except NotFoundError:
-        return
-    if queued is None:
-        return
+    except (ConflictError, NotFoundError):  # not ours any more (interrupted, released)
+        return None
+
+
+def _start_queued(rt: Runtime, ids: RunIds, queued: QueuedInput) -> None:
     from podium.engine.runs import start_execution  # noqa: PLC0415 - runs imports steps
 
     log.info("run_id=%s next=%s | starting the next queued input", ids.run_id, queued.run_id)

@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from podium.engine import ui_stream as ui
-from podium.engine.context import RunIds, counted, load_run, mark_cancelled_if_requested
+from podium.engine.context import RunIds, load_run, mark_cancelled_if_requested
 from podium.engine.eventlog import RECORD_ATTEMPT, EventWriter
 from podium.engine.runtime import Runtime
 from podium.engine.tools import (
@@ -160,8 +160,8 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         )
         rt.store.append_message(
             ids.tenant, ids.session_id,
-            counted(Message(role="tool", content=content, tool_call_id=call_id, name=name,
-                            run_id=ids.run_id), agent),
+            Message(role="tool", content=content, tool_call_id=call_id, name=name,
+                    run_id=ids.run_id),
             idempotency_key=f"{ids.run_id}:{call_id}:result",
         )  # fmt: skip
         writer.emit(part)

@@ -101,10 +101,12 @@ def units(messages: Iterator[Message]) -> Iterator[list[Message]]:
 
 
 def unit_tokens(unit: list[Message], count: TokenCounter) -> int:
-    """A unit's tokens: the counts stored with its messages, or counted now."""
-    if all(m.tokens is not None for m in unit):
-        return sum(m.tokens or 0 for m in unit)
-    return count([m.to_chat() for m in unit])
+    """A unit's tokens: the counts stored with its messages, or counted now and kept on the
+    message objects (which the message cache holds between turns), so each is counted once."""
+    for message in unit:
+        if message.tokens is None:
+            message.tokens = count([message.to_chat()])
+    return sum(m.tokens or 0 for m in unit)
 
 
 def select(
