@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from podium.store.models import Run, Session, Usage
+from podium.observe.usage import UsageView
+from podium.store.models import Run, Session
 
 
 class Request(BaseModel):
@@ -40,26 +41,6 @@ class ToolResult(Request):
     """The tool's result (any JSON)."""
     error: str | None = Field(default=None, max_length=10_000)
     """Set instead of `output` when the tool failed."""
-
-
-class UsageView(BaseModel):
-    model_calls: int
-    input_tokens: int
-    output_tokens: int
-    cached_tokens: int
-    reasoning_tokens: int
-    cost_usd: float
-
-    @classmethod
-    def of(cls, usage: Usage) -> UsageView:
-        return cls(
-            model_calls=usage.requests,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            cost_usd=usage.cost_usd,
-        )
 
 
 class SessionView(BaseModel):

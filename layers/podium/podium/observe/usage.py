@@ -23,8 +23,9 @@ GroupBy = Literal["tenant", "day", "agent", "model", "session"]
 MAX_DAYS = 366
 
 
-class UsageRow(BaseModel):
-    key: dict[str, str]
+class UsageView(BaseModel):
+    """Usage as the API and the CLI show it (cost in USD)."""
+
     model_calls: int
     input_tokens: int
     output_tokens: int
@@ -32,17 +33,30 @@ class UsageRow(BaseModel):
     reasoning_tokens: int
     cost_usd: float
 
+    @staticmethod
+    def fields(usage: Usage) -> dict[str, int | float]:
+        return {
+            "model_calls": usage.requests,
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cached_tokens": usage.cached_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+            "cost_usd": usage.cost_usd,
+        }
+
     @classmethod
-    def of(cls, key: dict[str, str], usage: Usage) -> UsageRow:
-        return cls(
-            key=key,
-            model_calls=usage.requests,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            cost_usd=usage.cost_usd,
-        )
+    def of(cls, usage: Usage) -> UsageView:
+        return cls.model_validate(cls.fields(usage))
+
+
+class UsageRow(UsageView):
+    """One group of a rollup: its key (e.g. `{"agent": "weather"}`) and its usage."""
+
+    key: dict[str, str]
+
+    @classmethod
+    def keyed(cls, key: dict[str, str], usage: Usage) -> UsageRow:
+        return cls.model_validate({"key": key, **cls.fields(usage)})
 
 
 class UsageReport(BaseModel):
@@ -101,7 +115,7 @@ def rollup(
                       "model": record.model}  # fmt: skip
             key: tuple[tuple[str, str], ...] = ((str(group_by), fields[group_by]),)
             totals[key] = totals.get(key, Usage()).plus(record.usage)
-    rows = [UsageRow.of(dict(key), usage) for key, usage in sorted(totals.items())]
+    rows = [UsageRow.keyed(dict(key), usage) for key, usage in sorted(totals.items())]
     grand = Usage()
     for usage in totals.values():
         grand = grand.plus(usage)
@@ -111,5 +125,5 @@ def rollup(
         until=last.isoformat(),
         group_by=group_by,
         rows=rows,
-        total=UsageRow.of({}, grand),
+        total=UsageRow.keyed({}, grand),
     )
