@@ -15,7 +15,7 @@ from support.browser import chromium
 from support.live_api import LiveApi, start_live_api
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts" / "ui"
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope="module")
