@@ -210,6 +210,7 @@ def test_a_rejected_key_returns_to_sign_in_and_a_narrow_window_fits(page, live_u
 def test_deny_a_refund_then_answer_a_client_tool(page, live_ui):
     sign_in(page, live_ui)
     page.locator("#view-playground").get_by_label("Agent", exact=True).select_option("support")
+    expect(page.locator("#pg-tools")).to_contain_text("get_customer_screen")
     page.get_by_label("company").fill("Acme")
     send(page, "Please refund 5 on order CD-5678")
     refund = page.locator('.tool-card[data-tool="issue_refund"]')

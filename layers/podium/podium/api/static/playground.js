@@ -88,6 +88,14 @@ export class Playground {
 
   renderVariables() {
     const form = $("#pg-vars");
+    // what was typed survives a re-render for the same agent (a late or repeated load)
+    const typed = new Map();
+    if (form.dataset.agent === this.agent) {
+      for (const field of form.querySelectorAll("input[name]")) {
+        typed.set(field.name, field.type === "checkbox" ? field.checked : field.value);
+      }
+    }
+    form.dataset.agent = this.agent;
     const variables = Object.entries(this.detail.variables || {});
     clear(form, variables.length ? h("p.label", { text: "Variables" }) : null,
       variables.map(([name, spec]) => {
@@ -95,12 +103,15 @@ export class Playground {
         const hint = spec.description ? h("span.hint.small.muted", { id: `${id}-hint`, text: spec.description }) : null;
         const attrs = { id, name, required: Boolean(spec.required), "aria-describedby": hint ? `${id}-hint` : null };
         let field;
+        const kept = typed.get(name);
         if (spec.type === "boolean") {
-          field = h("input", { ...attrs, type: "checkbox", checked: spec.default === true });
+          field = h("input", { ...attrs, type: "checkbox",
+            checked: kept === undefined ? spec.default === true : kept === true });
         } else {
+          const initial = spec.default === undefined || spec.default === null ? "" : String(spec.default);
           field = h("input", { ...attrs, type: spec.type === "string" ? "text" : "number",
             step: spec.type === "number" ? "any" : null,
-            value: spec.default === undefined || spec.default === null ? "" : String(spec.default) });
+            value: kept === undefined ? initial : String(kept) });
         }
         return h("div.var", {}, h("label", { for: id },
           name, spec.required ? h("span.required", { "aria-hidden": "true", text: " *" }) : null),
