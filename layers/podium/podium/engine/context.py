@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from podium.engine.asl import StatesError
-from podium.errors import InputError
+from podium.errors import ConflictError, InputError
 
 if TYPE_CHECKING:
     from podium.engine.runtime import Runtime
@@ -50,6 +51,29 @@ class RunIds:
 
 def load_run(rt: Runtime, ids: RunIds) -> Run:
     return rt.store.get_run(ids.tenant, ids.session_id, ids.run_id)
+
+
+def change_run(
+    rt: Runtime, tenant: str, session_id: str, run_id: str,
+    change: Callable[[Run], dict[str, Any] | None], *, tries: int = 5,
+) -> Run:  # fmt: skip
+    """Write `change(run)` (the fields to set, or None to leave the run as it is) under the
+    run's optimistic version, reading it again after a lost race (usage, approvals and the
+    execution reference are written concurrently). Gives up after `tries` lost races and
+    returns the run as last read."""
+    run = rt.store.get_run(tenant, session_id, run_id)
+    for _ in range(tries):
+        fields = change(run)
+        if fields is None:
+            return run
+        try:
+            return rt.store.update_run(
+                run.model_copy(update={**fields, "updated_at": rt.clock()}),
+                expected_version=run.version,
+            )
+        except ConflictError:
+            run = rt.store.get_run(tenant, session_id, run_id)
+    return run
 
 
 def mark_cancelled_if_requested(rt: Runtime, run: Run) -> None:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from podium.engine.context import CANCELLED_ERROR, RunIds
+from podium.engine.context import CANCELLED_ERROR, RunIds, change_run
 from podium.engine.tools import output_key, package_output, to_jsonable
 from podium.errors import ConflictError, InputError, NotFoundError, PodiumError
 from podium.protocol.variables import resolve_variables
@@ -50,18 +50,13 @@ def start_execution(rt: Runtime, tenant: str, session_id: str, run_id: str) -> R
         raise PodiumError("no orchestrator is configured to start runs")
     run = rt.store.get_run(tenant, session_id, run_id)
     reference = rt.orchestrator.start(run_id, execution_payload(run))
-    for _ in range(5):
-        run = rt.store.get_run(tenant, session_id, run_id)
-        if run.execution_ref == reference:
-            break
-        try:
-            run = rt.store.update_run(
-                run.model_copy(update={"execution_ref": reference}), expected_version=run.version
-            )
-            break
-        except ConflictError:
-            continue
-    return run
+    return change_run(
+        rt,
+        tenant,
+        session_id,
+        run_id,
+        lambda run: None if run.execution_ref == reference else {"execution_ref": reference},
+    )
 
 
 class RunService:
@@ -277,17 +272,9 @@ class RunService:
         raise NotFoundError(f"call {call_id!r} of run {run_id} is not waiting for {what}")
 
     def _running_again(self, tenant: str, session_id: str, run_id: str) -> None:
-        for _ in range(5):
-            run = self.rt.store.get_run(tenant, session_id, run_id)
-            if run.terminal or run.pending_approvals or run.status != "waiting":
-                return
-            try:
-                self.rt.store.update_run(
-                    run.model_copy(update={"status": "running"}), expected_version=run.version
-                )
-                return
-            except ConflictError:
-                continue
+        change_run(self.rt, tenant, session_id, run_id, lambda run: None
+                   if run.terminal or run.pending_approvals or run.status != "waiting"
+                   else {"status": "running"})  # fmt: skip
 
 
 def _check_input(user_input: Any) -> None:

@@ -19,7 +19,13 @@ from podium.engine import ui_stream as ui
 from podium.engine.agents import PinnedAgent
 from podium.engine.aio import run_coroutine
 from podium.engine.asl import StatesError
-from podium.engine.context import RunIds, counted, load_run, mark_cancelled_if_requested
+from podium.engine.context import (
+    RunIds,
+    change_run,
+    counted,
+    load_run,
+    mark_cancelled_if_requested,
+)
 from podium.engine.eventlog import EventWriter
 from podium.engine.runtime import Runtime
 from podium.errors import BudgetExceededError, ConflictError, ModelError
@@ -516,18 +522,8 @@ def _limit_reached(
 
 def _finish_step(rt: Runtime, ids: RunIds, number: int, outcome: dict[str, Any]) -> dict[str, Any]:
     """Store the outcome on the run, so a redelivered invocation returns it unchanged."""
-    for _ in range(5):
-        run = load_run(rt, ids)
-        if run.step != number:
-            break
-        try:
-            rt.store.update_run(
-                run.model_copy(update={"step_result": outcome, "updated_at": rt.clock()}),
-                expected_version=run.version,
-            )
-            break
-        except ConflictError:  # a concurrent write (usage, approvals): read again and retry
-            log.debug("run_id=%s step=%d | retrying the step result write", ids.run_id, number)
+    change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda run: None
+               if run.step != number else {"step_result": outcome})  # fmt: skip
     return outcome
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from podium.engine import ui_stream as ui
 from podium.engine.asl import StatesError
-from podium.engine.context import CANCELLED_ERROR, RunIds, load_run
+from podium.engine.context import CANCELLED_ERROR, RunIds, change_run, load_run
 from podium.engine.eventlog import BEGIN_LANE, END_LANE, FAIL_LANE, EventWriter
 from podium.engine.runtime import Runtime
 from podium.errors import ConflictError, NotFoundError
@@ -150,17 +150,9 @@ def _close(
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
     if not run.terminal:
         _complete_tool_results(rt, ids, run, status)
-        for _ in range(5):
-            try:
-                run = rt.store.update_run(run.model_copy(update={
-                    "status": status, "output": output, "error": error,
-                    "pending_approvals": {}, "updated_at": rt.clock()}),
-                    expected_version=run.version)  # fmt: skip
-                break
-            except ConflictError:
-                run = load_run(rt, ids)
-                if run.terminal:
-                    break
+        closing = {"status": status, "output": output, "error": error, "pending_approvals": {}}
+        run = change_run(rt, ids.tenant, ids.session_id, ids.run_id,
+                         lambda current: None if current.terminal else closing)  # fmt: skip
     # The lease goes back before `finish` is written: a client that sends its next input as
     # soon as it sees `finish` must find the session free. A queued input takes the lease in
     # the same write, but starts only after this run's last events, so they stay in id order.
@@ -322,16 +314,7 @@ def _run_events(rt: Runtime, ids: RunIds) -> list[Any]:
 
 
 def _update(rt: Runtime, ids: RunIds, **fields: Any) -> None:
-    for _ in range(5):
-        run = load_run(rt, ids)
-        try:
-            rt.store.update_run(
-                run.model_copy(update={**fields, "updated_at": rt.clock()}),
-                expected_version=run.version,
-            )
-            return
-        except ConflictError:
-            continue
+    change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda run: fields)
 
 
 def _error_text(error: dict[str, str]) -> str:

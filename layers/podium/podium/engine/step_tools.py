@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from podium.engine import ui_stream as ui
-from podium.engine.context import RunIds, load_run, mark_cancelled_if_requested
+from podium.engine.context import RunIds, change_run, load_run, mark_cancelled_if_requested
 from podium.engine.eventlog import RECORD_ATTEMPT, EventWriter
 from podium.engine.runtime import Runtime
 from podium.engine.tools import (
@@ -21,7 +21,7 @@ from podium.engine.tools import (
     run_tool_call,
     unpack_output,
 )
-from podium.errors import ConflictError, ToolError
+from podium.errors import ToolError
 from podium.observe.redact import Redactor
 from podium.observe.spans import SpanRecorder, step_span_id, tool_span_id
 from podium.store.ids import new_ulid
@@ -99,18 +99,8 @@ def await_callback(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _set_status(rt: Runtime, ids: RunIds, status: str) -> None:
-    for _ in range(5):
-        run = load_run(rt, ids)
-        if run.terminal or run.status == status:
-            return
-        try:
-            rt.store.update_run(
-                run.model_copy(update={"status": status, "updated_at": rt.clock()}),
-                expected_version=run.version,
-            )
-            return
-        except ConflictError:
-            continue
+    change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda run: None
+               if run.terminal or run.status == status else {"status": status})  # fmt: skip
 
 
 def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
