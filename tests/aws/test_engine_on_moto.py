@@ -18,19 +18,13 @@ from podium.engine.agents import AgentRegistry
 from podium.engine.runs import RunService
 from podium.engine.runtime import Runtime, set_runtime
 from podium.engine.stepfunctions import StepFunctionsOrchestrator
-from podium.protocol.compile import PODIUM_FUNCTIONS
 from podium.store.blobs import S3BlobStore
 from podium.store.dynamodb import DynamoStore, create_table
-from support.moto_sfn import moto_state_machine
+from support.moto_sfn import moto_state_machine, podium_handlers
 from support.serialized import SerializedClient
 
 ROOT = Path(__file__).parents[2]
 TENANT = "acme"
-
-
-def _handler(name: str) -> Any:
-    function = getattr(handlers, PODIUM_FUNCTIONS[name].rsplit(".", 1)[1])
-    return lambda payload: function(payload, None)
 
 
 @pytest.fixture
@@ -42,7 +36,7 @@ def aws(monkeypatch) -> Iterator[tuple[RunService, DynamoStore, Any]]:
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("PODIUM_DEMO_TOKEN_DELAY_MS", "0")
-    with moto_state_machine({name: _handler(name) for name in PODIUM_FUNCTIONS}) as machine:
+    with moto_state_machine(podium_handlers()) as machine:
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
         create_table(ddb, "podium")

@@ -23,24 +23,18 @@ from mangum import Mangum
 from podium.api.app import create_app
 from podium.api.auth import create_key
 from podium.api.context import ApiSettings
-from podium.engine import handlers, triggers
+from podium.engine import triggers
 from podium.engine.agents import AgentRegistry
 from podium.engine.runs import RunService
 from podium.engine.runtime import Runtime, set_runtime
 from podium.engine.stepfunctions import StepFunctionsOrchestrator
-from podium.protocol.compile import PODIUM_FUNCTIONS
 from podium.store.blobs import S3BlobStore
 from podium.store.dynamodb import DynamoStore, create_table
-from support.moto_sfn import moto_state_machine
+from support.moto_sfn import moto_state_machine, podium_handlers
 from support.serialized import SerializedClient
 
 ROOT = Path(__file__).parents[2]
 WEATHER = "What's the weather and time in Paris?"
-
-
-def _handler(name: str) -> Any:
-    function = getattr(handlers, PODIUM_FUNCTIONS[name].rsplit(".", 1)[1])
-    return lambda payload: function(payload, None)
 
 
 def http_api_v2(method: str, path: str, key: str, body: Any = None) -> dict[str, Any]:
@@ -93,7 +87,7 @@ def answer(handler: Any, event: dict[str, Any]) -> tuple[int, Any]:
 
 def test_the_deployed_stack_end_to_end(aws_env, monkeypatch, event):
     monkeypatch.setenv("PODIUM_DEMO_TOKEN_DELAY_MS", "0")
-    with moto_state_machine({name: _handler(name) for name in PODIUM_FUNCTIONS}) as machine:
+    with moto_state_machine(podium_handlers()) as machine:
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
         create_table(ddb, "podium")

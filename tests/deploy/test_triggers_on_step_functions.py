@@ -11,29 +11,23 @@ from typing import Any
 
 import boto3
 
-from podium.engine import handlers, triggers
+from podium.engine import triggers
 from podium.engine.agents import AgentRegistry
 from podium.engine.runs import RunService
 from podium.engine.runtime import Runtime, set_runtime
 from podium.engine.stepfunctions import StepFunctionsOrchestrator
-from podium.protocol.compile import PODIUM_FUNCTIONS
 from podium.store.blobs import S3BlobStore
 from podium.store.dynamodb import DynamoStore, create_table
-from support.moto_sfn import moto_state_machine
+from support.moto_sfn import moto_state_machine, podium_handlers
 from support.serialized import SerializedClient
 
 ROOT = Path(__file__).parents[2]
 
 
-def _handler(name: str) -> Any:
-    function = getattr(handlers, PODIUM_FUNCTIONS[name].rsplit(".", 1)[1])
-    return lambda payload: function(payload, None)
-
-
 def test_an_sqs_message_runs_to_its_answer_and_is_announced(aws_env, monkeypatch, event):
     monkeypatch.setenv("PODIUM_DEMO_TOKEN_DELAY_MS", "0")
     monkeypatch.setenv("PODIUM_EVENT_BUS", "default")
-    with moto_state_machine({name: _handler(name) for name in PODIUM_FUNCTIONS}) as machine:
+    with moto_state_machine(podium_handlers()) as machine:
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
         sqs = boto3.client("sqs", region_name="us-east-1")

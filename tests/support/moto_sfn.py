@@ -107,3 +107,15 @@ def moto_state_machine(
             yield MotoStateMachine(client=sfn, arn=arn["stateMachineArn"], calls=calls)
     finally:
         LambdaFunction._invoke_lambda = original
+
+
+def podium_handlers() -> dict[str, Handler]:
+    """Podium's own Lambda handlers by substitution name, called as Lambda calls them."""
+    from podium.engine import handlers
+    from podium.protocol.compile import PODIUM_FUNCTIONS
+
+    def lambda_style(name: str) -> Handler:
+        function = getattr(handlers, PODIUM_FUNCTIONS[name].rsplit(".", 1)[1])
+        return lambda payload: function(payload, None)
+
+    return {name: lambda_style(name) for name in PODIUM_FUNCTIONS}
