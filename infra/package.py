@@ -11,7 +11,9 @@ What goes where is read from template.yaml: each function's code is `functions/<
 its layers are the template's (Globals + its own). The layers:
 
 - PodiumLayer: the `podium` package and its core dependencies (pyproject `dependencies` and
-  the `aws` extra), for every function;
+  the `aws` extra), the X-Ray SDK for Powertools' Tracer (`podium.observe.xray`) and the
+  OpenTelemetry OTLP exporter (the `otel` extra: every run's trace is exported when it ends,
+  wherever `OTEL_EXPORTER_OTLP_ENDPOINT` is set), for every function;
 - ModelsLayer: litellm and what it pulls in (the `models` extra), trimmed — only for the
   model step and the tool runner;
 - ApiLayer: FastAPI, Mangum and uvicorn (the `api` extra) — the API and stream functions;
@@ -56,10 +58,13 @@ LAMBDA_UNZIPPED_LIMIT = 262_144_000
 EXTERNAL_LAYER_ALLOWANCE = 10 * 1024 * 1024
 """Counted for a layer the stack does not build (the Lambda Web Adapter: ~5 MB unzipped)."""
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+"""Distributions the Lambda Python runtime ships: never packaged."""
+TRACING = ("aws-xray-sdk",)
+"""Powertools' Tracer needs the X-Ray SDK, which the `aws` extra leaves out (imported on a
+function's first invocation, never outside Lambda)."""
 FINGERPRINT, DISTS = ".fingerprint", ".dists"
 METADATA = (FINGERPRINT, DISTS)
 """Files of the build's own bookkeeping in an artifact's folder: never deployed."""
-"""Distributions the Lambda Python runtime ships: never packaged."""
 
 TRIMS: dict[str, tuple[tuple[str, str], ...]] = {
     "ModelsLayer": (
@@ -154,7 +159,7 @@ def layer_requirements(layer: str) -> list[str]:
     project = _pyproject()["project"]
     extras = project["optional-dependencies"]
     if layer == "PodiumLayer":
-        wanted = [*project["dependencies"], *extras["aws"]]
+        wanted = [*project["dependencies"], *extras["aws"], *TRACING, *extras["otel"]]
     elif layer == "ModelsLayer":
         wanted = list(extras["models"])
     elif layer == "ApiLayer":
@@ -547,6 +552,11 @@ if kind == "tool":
 if kind == "agents":
     from podium.protocol.loader import load_agents
     assert load_agents(os.environ["PODIUM_AGENTS_DIR"])
+assert "aws_xray_sdk" not in sys.modules, "the X-Ray SDK loads on the first invocation only"
+# what the Podium layer ships for every function: X-Ray for the tracer, the OTLP exporter
+for name in ("aws_lambda_powertools.tracing", "aws_xray_sdk.core",
+             "opentelemetry.exporter.otlp.proto.http.trace_exporter", "opentelemetry.sdk.trace"):
+    importlib.import_module(name)
 print("ok")
 """
 

@@ -65,6 +65,9 @@ def test_layers_install_what_pyproject_declares(package):
     models = " ".join(package.layer_requirements("ModelsLayer"))
     api = " ".join(package.layer_requirements("ApiLayer"))
     assert "pydantic" in podium and "aws-lambda-powertools" in podium
+    assert "aws-xray-sdk" in podium  # Powertools' Tracer (podium.observe.xray)
+    assert "opentelemetry-exporter-otlp-proto-http" in podium  # every function may export
+    assert "opentelemetry-sdk" in podium and "opentelemetry" not in models + api
     assert "boto3" not in podium  # the runtime provides it
     assert "litellm" in models and "litellm" not in api and "litellm" not in podium
     assert "fastapi" in api and "mangum" in api and "uvicorn" in api

@@ -12,13 +12,16 @@ from collections.abc import Callable
 from typing import Any
 
 from podium.engine.runtime import get_runtime
+from podium.observe import xray
 from podium.observe.logs import bind, unbind
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def _correlated(handler: Handler) -> Handler:
-    """Log records made while the handler runs carry the session, run and step ids."""
+    """Log records made while the handler runs carry the session, run and step ids; in
+    Lambda, each invocation is an X-Ray subsegment (`podium.observe.xray`)."""
+    traced = xray.traced(handler)
 
     @functools.wraps(handler)
     def wrapper(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -30,7 +33,7 @@ def _correlated(handler: Handler) -> Handler:
             handler=handler.__name__,
         )
         try:
-            return handler(event, context)
+            return traced(event, context)
         finally:
             unbind(token)
 
@@ -86,6 +89,7 @@ def fail_run(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     return step(get_runtime(), event)
 
 
+@xray.traced
 def reconcile(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     """EventBridge "Step Functions Execution Status Change" → close runs the machine did not."""
     import json  # noqa: PLC0415
