@@ -90,10 +90,19 @@ tools:
     description: Weather.
     parameters: {type: object, properties: {city: {type: string}}}
     python: tools:get_weather
+  - name: decline
+    description: Fails, quoting the card.
+    parameters: {type: object, properties: {card: {type: string}}}
+    python: tools:decline
 """,
     )
     fake_openai.script(
-        Reply(tool_calls=[ToolCall("get_weather", {"city": "Atlantis"}, id="w")]),
+        Reply(
+            tool_calls=[
+                ToolCall("get_weather", {"city": "Atlantis"}, id="w"),
+                ToolCall("decline", {"card": "4111111111111111"}, id="d"),
+            ]
+        ),
         Reply(text="Card 4111111111111111 noted."),
     )
     caplog.set_level(logging.DEBUG)
@@ -106,6 +115,8 @@ tools:
     assert "Atlantis" not in spans and "Atlantis" not in events
     assert "4111111111111111" not in spans and "4111111111111111" not in events
     assert "[REDACTED]" in events and "[REDACTED]" in spans
+    failed = [s for s in p.store.list_spans(TENANT, session, run.run_id) if s.error]
+    assert failed and all("declined" in json.dumps(s.error) for s in failed)  # errors redacted
     assert not any(
         "4111111111111111" in r.getMessage() or "Atlantis" in r.getMessage() for r in caplog.records
     )

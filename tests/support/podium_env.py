@@ -61,6 +61,9 @@ def huge(x=0):
 
 def refund(order_id, amount_usd):
     return {"refunded": amount_usd, "order_id": order_id}
+
+def decline(card):
+    raise ValueError(f"card {card} was declined")
 """
 
 

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from podium.observe import xray
 from podium.store.models import Span, SpanKind
 
 if TYPE_CHECKING:
@@ -43,13 +44,32 @@ class SpanRecorder:
         *,
         redact: Callable[[Any], Any] | None = None,
         clock: Callable[[], float] = time.time,
+        defer: bool = False,
     ) -> None:
+        """`defer`: spans that are over (`end`, `record`) wait for `flush()` and are written
+        together (a handler writes its finished spans in one store write); a span that
+        starts is written at once, so a live trace shows it running."""
         self.store = store
         self.tenant = tenant
         self.session_id = session_id
         self.run_id = run_id
         self.redact = redact or (lambda value: value)
         self.clock = clock
+        self.defer = defer
+        self._pending: dict[str, Span] = {}
+
+    def _write(self, span: Span) -> None:
+        if self.defer and span.end is not None:
+            self._pending[span.span_id] = span
+        else:
+            self._pending.pop(span.span_id, None)
+            self.store.put_span(self.tenant, self.session_id, span)
+
+    def flush(self) -> None:
+        """Write the spans that wait (see `defer`)."""
+        if self._pending:
+            spans, self._pending = list(self._pending.values()), {}
+            self.store.put_spans(self.tenant, self.session_id, spans)
 
     def start(
         self,
@@ -70,7 +90,7 @@ class SpanRecorder:
             start=self.clock() if start is None else start,
             attributes=self.redact(attributes or {}),
         )
-        self.store.put_span(self.tenant, self.session_id, span)
+        self._write(span)
         return span
 
     def end(
@@ -86,11 +106,12 @@ class SpanRecorder:
             update={
                 "end": self.clock() if end is None else end,
                 "status": status,
-                "error": error,
+                "error": None if error is None else self.redact(error),
                 "attributes": {**span.attributes, **self.redact(attributes or {})},
             }
         )
-        self.store.put_span(self.tenant, self.session_id, done)
+        self._write(done)
+        xray.span_finished(self, done)
         return done
 
     def record(
@@ -116,8 +137,9 @@ class SpanRecorder:
             start=start,
             end=end,
             status=status,
-            error=error,
+            error=None if error is None else self.redact(error),
             attributes=self.redact(attributes or {}),
         )
-        self.store.put_span(self.tenant, self.session_id, span)
+        self._write(span)
+        xray.span_finished(self, span)
         return span

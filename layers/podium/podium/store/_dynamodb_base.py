@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,26 @@ class DynamoBase(Store):
         self.client = client
 
     # -------------------------------------------------------------------- calls
+
+    def _batch_delete(self, keys: list[Item]) -> None:
+        self._batch_write([{"DeleteRequest": {"Key": k}} for k in keys])
+
+    def _batch_put(self, items: list[Item]) -> None:
+        self._batch_write([{"PutRequest": {"Item": item}} for item in items])
+
+    def _batch_write(self, requests: list[Any]) -> None:
+        """BatchWriteItem in requests of 25, resending what DynamoDB left unprocessed; a
+        StoreError if some is still unprocessed after the retries."""
+        for start in range(0, len(requests), BATCH_WRITE_MAX):
+            chunk = requests[start : start + BATCH_WRITE_MAX]
+            for attempt in range(CAS_RETRIES):
+                response = self._call("batch_write_item", RequestItems={self.table: chunk})
+                chunk = response.get("UnprocessedItems", {}).get(self.table, [])
+                if not chunk:
+                    break
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise StoreError("DynamoDB left writes unprocessed", count=len(chunk))
 
     def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         """Call the client; condition failures become ConditionFailed, the rest StoreError."""

@@ -294,6 +294,12 @@ class Store(ABC):
     def put_span(self, tenant: str, session_id: str, span: Span) -> None:
         """Create or replace a span (a span is written when it starts and when it ends)."""
 
+    def put_spans(self, tenant: str, session_id: str, spans: Sequence[Span]) -> None:
+        """Create or replace several spans of one session at once (one write where the store
+        can). A store overrides this; the default writes them one by one."""
+        for span in spans:
+            self.put_span(tenant, session_id, span)
+
     @abstractmethod
     def list_spans(self, tenant: str, session_id: str, run_id: str) -> list[Span]:
         """A run's spans, by span id."""

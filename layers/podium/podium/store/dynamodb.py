@@ -12,7 +12,6 @@ from typing import Any
 
 from podium.errors import ConflictError
 from podium.store._dynamodb_base import (
-    BATCH_WRITE_MAX,
     CAS_RETRIES,
     GSI1,
     ConditionFailed,
@@ -252,17 +251,6 @@ class DynamoStore(DynamoRunsMixin):
         logger.info(
             "tenant=%s session=%s items=%d | session deleted", tenant, session_id, len(items)
         )
-
-    def _batch_delete(self, keys: list[Item]) -> None:
-        for start in range(0, len(keys), BATCH_WRITE_MAX):
-            requests: list[Any] = [
-                {"DeleteRequest": {"Key": k}} for k in keys[start : start + BATCH_WRITE_MAX]
-            ]
-            for _ in range(CAS_RETRIES):
-                response = self._call("batch_write_item", RequestItems={self.table: requests})
-                requests = response.get("UnprocessedItems", {}).get(self.table, [])
-                if not requests:
-                    break
 
     # ------------------------------------------------------------ lease & queue
 

@@ -356,6 +356,28 @@ class DynamoRunsMixin(DynamoBase):
         item = data_item(pk, f"SPAN#{span.run_id}#{span.span_id}", span)
         self._call("put_item", Item=check_size(item))
 
+    def put_spans(self, tenant: str, session_id: str, spans: Sequence[Span]) -> None:
+        """See `Store.put_spans`: BatchWriteItem, 25 spans a request (the last write of a
+        span id in `spans` wins)."""
+        if len(spans) <= 1:
+            for span in spans:
+                self.put_span(tenant, session_id, span)
+            return
+        expires = self._session(tenant, session_id).expires_at
+        pk = session_pk(tenant, session_id)
+        latest = {span.span_id: span for span in spans}  # a batch may not repeat a key
+        items = [
+            check_size(
+                data_item(
+                    pk,
+                    f"SPAN#{span.run_id}#{span.span_id}",
+                    span.model_copy(update={"expires_at": expires}),
+                )
+            )
+            for span in latest.values()
+        ]
+        self._batch_put(items)
+
     def list_spans(self, tenant: str, session_id: str, run_id: str) -> list[Span]:
         """See `Store.list_spans`."""
         self._session_item(tenant, session_id)

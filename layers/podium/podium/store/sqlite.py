@@ -157,7 +157,7 @@ class SqliteStore(SqliteRunsMixin):
     def delete_session(self, tenant: str, session_id: str) -> None:
         """See `Store.delete_session`."""
         with self._tx() as conn:
-            self._session(conn, tenant, session_id)
+            self._session_expiry(conn, tenant, session_id)
             self._delete_session_rows(conn, tenant, session_id)
         self.blobs.delete_prefix(self._prefix(tenant, session_id))
         logger.info("tenant=%s session=%s | session deleted", tenant, session_id)
@@ -324,7 +324,7 @@ class SqliteStore(SqliteRunsMixin):
         """See `Store.list_messages`."""
         self._check_limit(limit)
         conn = self._conn()
-        self._session(conn, tenant, session_id)
+        self._session_expiry(conn, tenant, session_id)
         scope = f"messages|{tenant}|{session_id}|{'desc' if newest_first else 'asc'}"
         position = decode_cursor(cursor, scope)
         op, order = ("<", "DESC") if newest_first else (">", "ASC")
@@ -344,7 +344,7 @@ class SqliteStore(SqliteRunsMixin):
     ) -> list[Message]:
         """See `Store.get_messages`."""
         conn = self._conn()
-        self._session(conn, tenant, session_id)
+        self._session_expiry(conn, tenant, session_id)
         rows = conn.execute(
             "SELECT data FROM messages WHERE tenant = ? AND session_id = ? AND seq BETWEEN ? AND ? "
             "AND (expires_at IS NULL OR expires_at > ?) ORDER BY seq",
@@ -355,11 +355,11 @@ class SqliteStore(SqliteRunsMixin):
     def put_summary(self, tenant: str, session_id: str, summary: Summary) -> Summary:
         """See `Store.put_summary`."""
         with self._tx() as conn:
-            session = self._session(conn, tenant, session_id)
+            expires = self._session_expiry(conn, tenant, session_id)
             summary = summary.model_copy(
                 update={
                     "created_at": summary.created_at or self.clock(),
-                    "expires_at": session.expires_at,
+                    "expires_at": expires,
                 }
             )
             conn.execute(
@@ -371,7 +371,7 @@ class SqliteStore(SqliteRunsMixin):
     def get_summary(self, tenant: str, session_id: str) -> Summary | None:
         """See `Store.get_summary`."""
         conn = self._conn()
-        self._session(conn, tenant, session_id)
+        self._session_expiry(conn, tenant, session_id)
         row = conn.execute(
             "SELECT data FROM summaries WHERE tenant = ? AND session_id = ? "
             "AND (expires_at IS NULL OR expires_at > ?) ORDER BY to_seq DESC LIMIT 1",

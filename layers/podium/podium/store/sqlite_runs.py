@@ -56,7 +56,7 @@ class SqliteRunsMixin(SqliteBase):
         packed = self._pack_run(run)
         now = self.clock()
         with self._tx() as conn:
-            session = self._session(conn, run.tenant, run.session_id)
+            expires = self._session_expiry(conn, run.tenant, run.session_id)
             try:
                 return self._unpack_run(
                     self._run(conn, run.tenant, run.session_id, run.run_id), True
@@ -68,7 +68,7 @@ class SqliteRunsMixin(SqliteBase):
                     "version": 1,
                     "created_at": run.created_at or now,
                     "updated_at": now,
-                    "expires_at": session.expires_at,
+                    "expires_at": expires,
                     "usage": Usage(),
                     "pending_approvals": {},
                 }
@@ -86,7 +86,7 @@ class SqliteRunsMixin(SqliteBase):
         """See `Store.list_runs`."""
         self._check_limit(limit)
         conn = self._conn()
-        self._session(conn, tenant, session_id)
+        self._session_expiry(conn, tenant, session_id)
         scope = f"runs|{tenant}|{session_id}"
         position = decode_cursor(cursor, scope)
         rows = conn.execute(
@@ -195,8 +195,8 @@ class SqliteRunsMixin(SqliteBase):
         now = self.clock()
         written = 0
         with self._tx() as conn:
-            session = self._session(conn, tenant, session_id)
-            expires = _earliest(session.expires_at, None if ttl_s is None else now + ttl_s)
+            session_expires = self._session_expiry(conn, tenant, session_id)
+            expires = _earliest(session_expires, None if ttl_s is None else now + ttl_s)
             for event in packed:
                 stored = event.model_copy(
                     update={"created_at": event.created_at or now, "expires_at": expires}
@@ -228,7 +228,7 @@ class SqliteRunsMixin(SqliteBase):
         """See `Store.list_events`."""
         self._check_limit(limit)
         conn = self._conn()
-        self._session(conn, tenant, session_id)
+        self._session_expiry(conn, tenant, session_id)
         sql = (
             "SELECT data FROM events WHERE tenant = ? AND session_id = ? AND event_id > ? "
             "AND (expires_at IS NULL OR expires_at > ?)"
@@ -244,25 +244,33 @@ class SqliteRunsMixin(SqliteBase):
 
     def put_span(self, tenant: str, session_id: str, span: Span) -> None:
         """See `Store.put_span`."""
+        self.put_spans(tenant, session_id, [span])
+
+    def put_spans(self, tenant: str, session_id: str, spans: Sequence[Span]) -> None:
+        """See `Store.put_spans`: one transaction."""
+        if not spans:
+            return
         with self._tx() as conn:
-            session = self._session(conn, tenant, session_id)
-            span = span.model_copy(update={"expires_at": session.expires_at})
-            conn.execute(
+            expires = self._session_expiry(conn, tenant, session_id)
+            conn.executemany(
                 "INSERT OR REPLACE INTO spans VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    tenant,
-                    session_id,
-                    span.run_id,
-                    span.span_id,
-                    span.expires_at,
-                    span.model_dump_json(),
-                ),
+                [
+                    (
+                        tenant,
+                        session_id,
+                        span.run_id,
+                        span.span_id,
+                        expires,
+                        span.model_copy(update={"expires_at": expires}).model_dump_json(),
+                    )
+                    for span in spans
+                ],
             )
 
     def list_spans(self, tenant: str, session_id: str, run_id: str) -> list[Span]:
         """See `Store.list_spans`."""
         conn = self._conn()
-        self._session(conn, tenant, session_id)
+        self._session_expiry(conn, tenant, session_id)
         rows = conn.execute(
             "SELECT data FROM spans WHERE tenant = ? AND session_id = ? AND run_id = ? "
             "AND (expires_at IS NULL OR expires_at > ?) ORDER BY span_id",
@@ -398,10 +406,12 @@ class SqliteRunsMixin(SqliteBase):
         check_name(checkpoint.run_id, "run id")
         packed = self._pack_checkpoint(checkpoint)
         with self._tx() as conn:
+            # the version alone, read by SQLite: not the (possibly large) execution state
             row = conn.execute(
-                "SELECT data FROM checkpoints WHERE run_id = ?", (checkpoint.run_id,)
+                "SELECT json_extract(data, '$.version') FROM checkpoints WHERE run_id = ?",
+                (checkpoint.run_id,),
             ).fetchone()
-            actual = None if row is None else Checkpoint.model_validate_json(row[0]).version
+            actual = None if row is None else int(row[0])
             if actual != expected_version:
                 raise ConflictError(
                     "checkpoint version moved", expected=expected_version, actual=actual
