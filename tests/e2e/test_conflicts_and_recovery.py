@@ -134,5 +134,8 @@ tools:
     ]
     assert json.loads(messages[2].content) == {"slow": "done"}
     assert (tmp_path / "state" / "slow").read_text() == "2"  # the tool ran again, once
+    # the survivor replayed the run's start and first step from what they stored: the model
+    # was asked twice in all (step 1 by the dead process, step 2 by the survivor)
+    assert len(fake_openai.chat_requests) == 2
     assert active(p, session) is None
     assert p.store.get_checkpoint(run_id).owner == "survivor"

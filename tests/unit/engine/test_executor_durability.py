@@ -85,6 +85,35 @@ def test_a_crashed_run_resumes_at_the_state_it_was_in(store):
     assert finished[0].status == "SUCCEEDED"
 
 
+def test_a_replayable_task_is_not_checkpointed_and_runs_again_on_resume(store):
+    calls = {"One": 0, "Two": 0}
+    stuck = threading.Event()
+
+    def one(payload):  # stores its own outcome: asked again, it answers the same
+        calls["One"] += 1
+        return 1
+
+    def two_hangs(payload):
+        calls["Two"] += 1
+        stuck.set()
+        threading.Event().wait()
+
+    first = LocalExecutor(
+        TWO_STEPS, {"One": one, "Two": two_hangs}, store, owner="dead", replayable={"One"}
+    )
+    first.start("run-1", {"x": 1})
+    assert stuck.wait(5)
+    checkpoint = store.get_checkpoint("run-1")
+    assert checkpoint.state["frame"]["state"] == "One"  # the move past One was not written
+    second = LocalExecutor(
+        TWO_STEPS, {"One": one, "Two": lambda payload: 2}, store, owner="alive", replayable={"One"}
+    )
+    result = second.resume(checkpoint, wait=True)
+    assert result is not None and result.status == "SUCCEEDED"
+    assert result.output == {"x": 1, "one": 1, "two": 2}
+    assert calls == {"One": 2, "Two": 1}
+
+
 def test_starting_the_same_execution_twice_runs_it_once(store):
     count = {"n": 0}
 

@@ -24,7 +24,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -109,7 +109,11 @@ class LocalExecutor:
         sleep_scale: float = 1.0,
         clock: Callable[[], float] = time.time,
         on_finish: FinishHook | None = None,
+        replayable: Iterable[str] = (),
     ) -> None:
+        """`replayable`: the handlers (by substitution name) that store their own outcome and
+        return it when invoked again: the move past them is not checkpointed, since a resumed
+        run re-invokes them for their stored answer instead."""
         asl.check_definition(definition)
         missing = sorted(_substitutions(definition) - set(handlers))
         if missing:
@@ -121,6 +125,7 @@ class LocalExecutor:
         self.sleep_scale = sleep_scale
         self.clock = clock
         self.on_finish = on_finish
+        self.replayable = frozenset(replayable)
         self._runs: dict[str, _Run] = {}
         self._futures: dict[str, Future[ExecutionResult]] = {}
         self._workers = Workers(name="podium-run")
@@ -305,7 +310,20 @@ class LocalExecutor:
                     frame.update(state="#end", input=output)
                     frame.pop("map", None)
                 return output
-            self._advance(run, frame, state["Next"], output, save=kind != "Pass")
+            self._advance(run, frame, state["Next"], output, save=self._saves_after(state))
+
+    def _saves_after(self, state: dict[str, Json]) -> bool:
+        """Whether the move past a completed state is checkpointed: after a Map or a Task,
+        unless the Task's handler is replayable (a Pass is pure)."""
+        if state["Type"] == "Pass":
+            return False
+        if state["Type"] != "Task" or state["Resource"] == asl.LAMBDA_INVOKE_WAIT:
+            return True
+        reference = state["Resource"]
+        if reference == asl.LAMBDA_INVOKE:
+            reference = str((state.get("Parameters") or {}).get("FunctionName", ""))
+        match = asl.SUBSTITUTION.match(reference)
+        return match is None or match.group(1) not in self.replayable
 
     def _pass_result(
         self, state: dict[str, Json], effective: Json, context: dict[str, Any]
@@ -319,7 +337,8 @@ class LocalExecutor:
     ) -> None:
         """Move to the next state. After a Task or Map the move is checkpointed (its result
         must survive a crash); after a Choice or Pass it is not — they are pure, and a resumed
-        run simply evaluates them again from the last checkpoint."""
+        run simply evaluates them again from the last checkpoint — nor after a replayable
+        Task (see `replayable`)."""
         with run.lock:
             frame.clear()
             frame.update(state=target, input=output)
@@ -507,8 +526,7 @@ class LocalExecutor:
                         asl.render_template(selector, effective, item_ctx) if selector else value
                     )
                     progress["items"][index] = {"state": processor["StartAt"], "input": item_input}
-                frame["map"] = progress
-                self._save(run)
+                frame["map"] = progress  # pure: written with the first finished iteration
         limit = state.get("MaxConcurrency") or len(items) or 1
         gate = threading.Semaphore(limit)
         failures: list[StatesError] = []

@@ -48,6 +48,12 @@ class LocalOrchestrator:
         self.executor.send_task_failure(token, error, cause)
 
 
+REPLAYABLE_FUNCTIONS = frozenset({"BeginRunArn", "ModelStepArn", "RecordToolsArn"})
+"""Podium's handlers that store their outcome and return it when invoked again (the run's
+start, a model step's result, the tool results' messages, all keyed by run and step): the
+executor does not checkpoint after them. Tools are not among them: a tool may have effects."""
+
+
 class LocalRunner:
     """Owns the executor, the heartbeat and the recovery of orphaned runs."""
 
@@ -76,6 +82,7 @@ class LocalRunner:
             sleep_scale=retry_sleep_scale,
             clock=runtime.clock,
             on_finish=self._finished,
+            replayable=REPLAYABLE_FUNCTIONS,
         )
         runtime.orchestrator = LocalOrchestrator(self.executor)
         self._stop = threading.Event()
