@@ -4,6 +4,8 @@ a run in flight."""
 
 from __future__ import annotations
 
+import contextlib
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,8 +55,7 @@ class AgentRegistry:
 
     def current(self, name: str) -> PinnedAgent:
         """The agent's definition as its file says now; stored by hash for runs to pin."""
-        file = self._file(name)
-        mtime = file.stat().st_mtime
+        file, mtime = self._file(name)
         with self._lock:
             cached = self._current.get(name)
         if cached is not None and cached[0] == mtime:
@@ -88,11 +89,16 @@ class AgentRegistry:
             self._pinned[content_hash] = pinned
         return pinned
 
-    def _file(self, name: str) -> Path:
+    def _file(self, name: str) -> tuple[Path, float]:
+        """The agent's file and its modification time (one `stat`: this runs every run)."""
         if self.agents_dir is None:
             raise NotFoundError(f"unknown agent {name!r}: no agents folder is configured")
         file = self.agents_dir / name / AGENT_FILE
-        if not name.replace("-", "").replace("_", "").isalnum() or not file.is_file():
+        found = None
+        if name.replace("-", "").replace("_", "").isalnum():
+            with contextlib.suppress(OSError):
+                found = file.stat()
+        if found is None or not stat.S_ISREG(found.st_mode):
             known = ", ".join(self.names()) or "none"
             raise NotFoundError(f"unknown agent {name!r} (agents: {known})", agent=name)
-        return file
+        return file, found.st_mtime

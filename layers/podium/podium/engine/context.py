@@ -55,13 +55,14 @@ def load_run(rt: Runtime, ids: RunIds) -> Run:
 
 def change_run(
     rt: Runtime, tenant: str, session_id: str, run_id: str,
-    change: Callable[[Run], dict[str, Any] | None], *, tries: int = 5,
+    change: Callable[[Run], dict[str, Any] | None], *, tries: int = 5, known: Run | None = None,
 ) -> Run:  # fmt: skip
     """Write `change(run)` (the fields to set, or None to leave the run as it is) under the
     run's optimistic version, reading it again after a lost race (usage, approvals and the
     execution reference are written concurrently). Gives up after `tries` lost races and
-    returns the run as last read."""
-    run = rt.store.get_run(tenant, session_id, run_id)
+    returns the run as last read. `known`: the run as the caller last read or wrote it,
+    tried first instead of reading it again (a stale copy only costs a lost race)."""
+    run = known if known is not None else rt.store.get_run(tenant, session_id, run_id)
     for _ in range(tries):
         fields = change(run)
         if fields is None:

@@ -44,11 +44,14 @@ def execution_payload(run: Run) -> dict[str, str]:
     return RunIds(run.tenant, run.session_id, run.run_id, run.agent, run.agent_hash).payload()
 
 
-def start_execution(rt: Runtime, tenant: str, session_id: str, run_id: str) -> Run:
-    """Start the execution of an admitted run (its lease is held)."""
+def start_execution(
+    rt: Runtime, tenant: str, session_id: str, run_id: str, *, known: Run | None = None
+) -> Run:
+    """Start the execution of an admitted run (its lease is held). `known`: the run as the
+    caller just wrote it."""
     if rt.orchestrator is None:
         raise PodiumError("no orchestrator is configured to start runs")
-    run = rt.store.get_run(tenant, session_id, run_id)
+    run = known if known is not None else rt.store.get_run(tenant, session_id, run_id)
     reference = rt.orchestrator.start(run_id, execution_payload(run))
     return change_run(
         rt,
@@ -56,6 +59,7 @@ def start_execution(rt: Runtime, tenant: str, session_id: str, run_id: str) -> R
         session_id,
         run_id,
         lambda run: None if run.execution_ref == reference else {"execution_ref": reference},
+        known=run,
     )
 
 
@@ -129,9 +133,9 @@ class RunService:
             self.rt.store.steal_session_lease(
                 tenant, session_id, run.run_id, expected_holder=holder, ttl_s=ttl
             )
-        self.rt.store.create_run(run)
+        created = self.rt.store.create_run(run)
         try:
-            started = start_execution(self.rt, tenant, session_id, run.run_id)
+            started = start_execution(self.rt, tenant, session_id, run.run_id, known=created)
         except Exception as exc:
             self._abandon(run, exc)
             raise

@@ -9,11 +9,13 @@ earlier attempt streamed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from podium.engine import ui_stream as ui
 from podium.engine.agents import PinnedAgent
@@ -34,9 +36,10 @@ from podium.observe.redact import Redactor
 from podium.observe.spans import RUN_SPAN, SpanRecorder, model_span_id, step_span_id
 from podium.protocol.agent import Agent
 from podium.protocol.variables import render
-from podium.store.models import Message, Usage
+from podium.store.models import Message, Run, Usage
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 RETRYABLE_ERROR = "Podium.ModelRetryable"
 MAX_INLINE_ARGUMENTS = 64 * 1024
@@ -66,10 +69,35 @@ class _Sink:
     _held: str = ""
     _checked_at: float = field(default_factory=time.monotonic)
 
+    _flush_pending: bool = False
+
     async def __call__(self, event: mt.StreamEvent) -> None:
         self._check_cancel()
         self._handle(event)
-        self.writer.tick()  # each stream event reaches readers at once (batched in AWS)
+        self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        """Each stream event reaches readers at once: the writer flushes as soon as the
+        stream waits for the network again, so the parts of one network read are one store
+        write (with a batching window, as in AWS, the window decides)."""
+        if self.writer.batch_ms > 0:
+            self.writer.tick()
+        elif not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush_due)
+
+    def _flush_due(self) -> None:
+        if self._flush_pending:
+            self._flush_pending = False
+            self.writer.flush()
+
+    async def follow(self, call: Coroutine[Any, Any, T]) -> T:
+        """Await the model call, then write what it streamed, on the loop's thread: after
+        this the writer is the caller's alone (a flush still queued on the loop is void)."""
+        try:
+            return await call
+        finally:
+            self._flush_due()
 
     def _handle(self, event: mt.StreamEvent) -> None:
         if isinstance(event, mt.TextDelta):
@@ -184,15 +212,29 @@ def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         auto_flush=False,
     )
     spans = SpanRecorder(
-        rt.store, ids.tenant, ids.session_id, ids.run_id, redact=redact, clock=rt.clock
-    )
+        rt.store, ids.tenant, ids.session_id, ids.run_id, redact=redact, clock=rt.clock,
+        defer=True,
+    )  # fmt: skip
+    try:
+        return _step(
+            rt, ids, pinned, run, number=number, attempt=attempt, writer=writer, spans=spans
+        )
+    finally:
+        spans.flush()  # the step's finished spans, in one write
+
+
+def _step(
+    rt: Runtime, ids: RunIds, pinned: PinnedAgent, run: Run, *, number: int, attempt: int,
+    writer: EventWriter, spans: SpanRecorder,
+) -> dict[str, Any]:  # fmt: skip
+    agent = pinned.agent
     if attempt > 0:
         writer.emit(ui.data(ui.DATA_DISCARD, {"step": number, "attempts": list(range(attempt))}))
     stop = _limit_reached(rt, agent, number, run.created_at)
     if stop is not None:
         writer.flush()
         return _finish_step(
-            rt, ids, number, {"number": number, "next": "fail", "calls": [], "error": stop}
+            rt, ids, number, {"number": number, "next": "fail", "calls": [], "error": stop}, spans
         )
     step_span = spans.start(
         step_span_id(number),
@@ -240,10 +282,11 @@ def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
                 "calls": [],
                 "error": {"Error": "Podium.BudgetExceeded", "Cause": exc.message},
             },
+            spans,
         )
     spans.end(step_span, attributes={"next": outcome["next"], "tool_calls": len(outcome["calls"])})
     writer.flush()
-    return _finish_step(rt, ids, number, outcome)
+    return _finish_step(rt, ids, number, outcome, spans)
 
 
 def _call(
@@ -304,9 +347,9 @@ def _call(
     started = time.time()
     metadata = {"session_id": ids.session_id, "run_id": ids.run_id, "step": str(number)}
     try:
-        result = run_coroutine(call_with_fallbacks(
+        result = run_coroutine(sink.follow(call_with_fallbacks(
             agent, alias, messages, specs, on_event=sink, retry=rt.model_retry,
-            metadata=metadata))  # fmt: skip
+            metadata=metadata)))  # fmt: skip
     except ModelError as exc:
         _record_model_span(
             spans,
@@ -520,8 +563,12 @@ def _limit_reached(
     return None
 
 
-def _finish_step(rt: Runtime, ids: RunIds, number: int, outcome: dict[str, Any]) -> dict[str, Any]:
-    """Store the outcome on the run, so a redelivered invocation returns it unchanged."""
+def _finish_step(
+    rt: Runtime, ids: RunIds, number: int, outcome: dict[str, Any], spans: SpanRecorder
+) -> dict[str, Any]:
+    """Store the outcome on the run, so a redelivered invocation returns it unchanged (the
+    step's spans first: a redelivery does not write them again)."""
+    spans.flush()
     change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda run: None
                if run.step != number else {"step_result": outcome})  # fmt: skip
     return outcome

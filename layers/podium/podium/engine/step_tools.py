@@ -125,7 +125,7 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         auto_flush=False,
     )
     spans = SpanRecorder(
-        rt.store, ids.tenant, ids.session_id, ids.run_id, redact=redact, clock=rt.clock
+        rt.store, ids.tenant, ids.session_id, ids.run_id, redact=redact, clock=rt.clock, defer=True
     )
     outcomes = {o.get("call_id"): o for o in payload.get("outcomes") or [] if isinstance(o, dict)}
     result = run.step_result or {}
@@ -174,6 +174,7 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
             error=step_span.error,
             end=rt.clock(),
         )
+    spans.flush()
     writer.emit(ui.finish_step())
     writer.flush()
     return {"recorded": len(calls)}
