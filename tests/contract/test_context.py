@@ -189,3 +189,61 @@ def test_summarize_needs_a_summarizer(store):
             token_counter=count,
             strategy="summarize",
         )
+
+
+def _window(store, sid: str, cache, budget: int = 2000):
+    last_seq = store.get_session(TENANT, sid).last_seq
+    return build_context(
+        store, TENANT, sid, system_prompt="sys", budget_tokens=budget, token_counter=count,
+        cache=cache, last_seq=last_seq,
+    )  # fmt: skip
+
+
+def test_the_message_cache_builds_the_same_window_reading_only_what_is_new(store):
+    from podium.store.context import MessageCache
+
+    sid = new_session(store).session_id
+    fill(store, sid, 300)  # 600 messages, far more than the budget holds
+    for n in range(3):
+        tool_exchange(store, sid, n)
+    cache = MessageCache()
+    first = _window(store, sid, cache)
+    plain = _window(store, sid, None)
+    assert first.messages == plain.messages
+    # read newest first, a block at a time, only as far back as the window goes
+    assert len(first.seqs) < first.items_read <= len(first.seqs) + 200
+    fill(store, sid, 2)
+    tool_exchange(store, sid, 9)
+    second = _window(store, sid, cache)
+    assert second.messages == _window(store, sid, None).messages
+    assert second.items_read == 7  # the four new messages and the tool exchange's three
+    assert_pairs_intact(second.messages)
+    # a larger budget reaches further back: older blocks are read then, and kept
+    wide = _window(store, sid, cache, budget=20_000)
+    assert wide.messages == _window(store, sid, None, budget=20_000).messages
+    assert _window(store, sid, cache, budget=20_000).items_read == 0
+
+
+def test_the_message_cache_is_bounded_and_never_shows_newer_than_asked(store):
+    from podium.store.context import MessageCache
+
+    sid = new_session(store).session_id
+    fill(store, sid, 100)
+    cache = MessageCache(max_sessions=1, max_messages=50)
+    last = store.get_session(TENANT, sid).last_seq
+    seen = [m.seq for m in cache.newest_first(store, TENANT, sid, last_seq=last, after_seq=0,
+                                              read=[0])]  # fmt: skip
+    assert seen == list(range(last, 0, -1))  # everything, newest first, nothing repeated
+    fill(store, sid, 40)
+    read = [0]
+    recent = cache.newest_first(store, TENANT, sid, last_seq=last + 80, after_seq=0, read=read)
+    assert [m.seq for m in recent] == list(range(last + 80, 0, -1))
+    entry = cache._entries[(TENANT, sid)]
+    assert len(entry.items) <= 50 and entry.low == entry.items[0].seq
+    # a caller that read the session before the newest writes sees only what it asked for
+    older = cache.newest_first(store, TENANT, sid, last_seq=last, after_seq=last - 3, read=[0])
+    assert [m.seq for m in older] == [last, last - 1, last - 2]
+    other = new_session(store).session_id
+    fill(store, other, 1)
+    list(cache.newest_first(store, TENANT, other, last_seq=2, after_seq=0, read=[0]))
+    assert list(cache._entries) == [(TENANT, other)]  # max_sessions=1: the older is dropped

@@ -17,6 +17,8 @@ import os
 import weakref
 from typing import TYPE_CHECKING, Any
 
+import pydantic_core
+
 from podium import settings
 from podium.models import demo
 from podium.models._errors import ProviderError, classify_status, parse_retry_after
@@ -126,7 +128,8 @@ async def run_openai(
     headers = {"content-type": "application/json"}
     if key:
         headers["authorization"] = f"Bearer {key}"
-    content = json.dumps(_body(request, stream), separators=(",", ":")).encode()
+    # pydantic-core's serializer: compact UTF-8 JSON, ~5x json.dumps on a long window
+    content = pydantic_core.to_json(_body(request, stream))
     timeout = httpx.Timeout(request.timeout_s)
     url = base.rstrip("/") + "/chat/completions"
     client = _client()

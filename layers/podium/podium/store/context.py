@@ -103,10 +103,13 @@ def units(messages: Iterator[Message]) -> Iterator[list[Message]]:
 def unit_tokens(unit: list[Message], count: TokenCounter) -> int:
     """A unit's tokens: the counts stored with its messages, or counted now and kept on the
     message objects (which the message cache holds between turns), so each is counted once."""
+    total = 0
     for message in unit:
-        if message.tokens is None:
-            message.tokens = count([message.to_chat()])
-    return sum(m.tokens or 0 for m in unit)
+        tokens = message.tokens
+        if tokens is None:
+            tokens = message.tokens = count([message.to_chat()])
+        total += tokens
+    return total
 
 
 def select(
@@ -147,18 +150,29 @@ def _newest_first(
         cursor = page.cursor
 
 
+@dataclass
+class _Cached:
+    """One session's cached messages: every stored message with `low <= seq <= high`, in
+    `items` by seq (a gap is a message that expired)."""
+
+    low: int
+    high: int
+    items: list[Message]
+
+
 class MessageCache:
     """Recent messages of recent sessions, kept in memory between turns.
 
     Stored messages never change, so a turn needs to read only what was appended since the
-    last one (a handful of items) instead of its whole window again. Bounded: at most
-    `max_sessions` sessions (least recently used dropped) of at most `max_messages` each.
+    last one (a handful of items) instead of its whole window again; older messages are read
+    a block at a time, only as far back as the window goes. Bounded: at most `max_sessions`
+    sessions (least recently used dropped) of at most `max_messages` each (the newest).
     """
 
     def __init__(self, *, max_sessions: int = 256, max_messages: int = 5000) -> None:
         self.max_sessions = max_sessions
         self.max_messages = max_messages
-        self._entries: OrderedDict[tuple[str, str], dict[int, Message]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
         self._lock = threading.Lock()
 
     def newest_first(
@@ -166,30 +180,55 @@ class MessageCache:
         read: list[int], block: int = 200,
     ) -> Iterator[Message]:  # fmt: skip
         """Messages `last_seq` down to `after_seq + 1`, from memory where possible."""
-        key = (tenant, session_id)
-        with self._lock:
-            cached = self._entries.pop(key, {})
-            self._entries[key] = cached
-            while len(self._entries) > self.max_sessions:
-                self._entries.popitem(last=False)
-        high = max(cached) if cached else after_seq
-        if last_seq > high:
-            fresh = store.get_messages(tenant, session_id, high + 1, last_seq, hydrate=False)
-            read[0] += len(fresh)
-            with self._lock:
-                cached.update((m.seq, m) for m in fresh)
-        low = min(cached) if cached else last_seq + 1
-        for seq in sorted((s for s in cached if after_seq < s <= last_seq), reverse=True):
-            yield cached[seq]
+        entry, items, low = self._entry(store, tenant, session_id, last_seq, read)
+        low = min(low, last_seq + 1)  # a caller behind the cache reads below what it asked
+        for index in range(len(items) - 1, -1, -1):
+            message = items[index]
+            if message.seq <= after_seq:
+                return
+            if message.seq <= last_seq:
+                yield message
         while low > after_seq + 1:
             start = max(after_seq + 1, low - block)
             older = store.get_messages(tenant, session_id, start, low - 1, hydrate=False)
             read[0] += len(older)
+            older.sort(key=lambda m: m.seq)
             with self._lock:
-                if len(cached) < self.max_messages:
-                    cached.update((m.seq, m) for m in older)
-            yield from sorted(older, key=lambda m: m.seq, reverse=True)
+                room = self.max_messages - len(entry.items)
+                if entry.low == low and room > 0:  # keep the newest of the block that fit
+                    kept = older[-room:] if len(older) > room else older
+                    entry.items = kept + entry.items
+                    entry.low = start if len(kept) == len(older) else kept[0].seq
+            yield from reversed(older)
             low = start
+
+    def _entry(
+        self, store: Store, tenant: str, session_id: str, last_seq: int, read: list[int]
+    ) -> tuple[_Cached, list[Message], int]:
+        """The session's entry brought up to `last_seq`, and this call's view of it: its
+        messages and the lowest seq they cover (another call may replace the entry's). An
+        unknown session starts empty: its messages are read as far back as the window goes."""
+        key = (tenant, session_id)
+        with self._lock:
+            entry = self._entries.pop(key, None)
+            if entry is None or last_seq - entry.high > self.max_messages:
+                entry = _Cached(low=last_seq + 1, high=last_seq, items=[])
+            self._entries[key] = entry
+            while len(self._entries) > self.max_sessions:
+                self._entries.popitem(last=False)
+            high, items, low = entry.high, entry.items, entry.low
+        if last_seq <= high:
+            return entry, items, low
+        fresh = store.get_messages(tenant, session_id, high + 1, last_seq, hydrate=False)
+        read[0] += len(fresh)
+        items = items + sorted(fresh, key=lambda m: m.seq)
+        if len(items) > self.max_messages:
+            items = items[-self.max_messages :]
+            low = items[0].seq
+        with self._lock:
+            if entry.high == high:  # nobody moved it meanwhile
+                entry.items, entry.low, entry.high = items, low, last_seq
+        return entry, items, low
 
 
 def build_context(
@@ -228,21 +267,23 @@ def build_context(
 
     loaded: list[Message] = []
 
-    def stream() -> Iterator[Message]:
-        if cache is not None and last_seq is not None:
-            source = cache.newest_first(
-                store, tenant, session_id, last_seq=last_seq, after_seq=covered, read=read
-            )
-        else:
-            source = _newest_first(
-                store, tenant, session_id, page_size=page_size, after_seq=covered, read=read
-            )
+    if cache is not None and last_seq is not None:
+        source = cache.newest_first(
+            store, tenant, session_id, last_seq=last_seq, after_seq=covered, read=read
+        )
+    else:
+        source = _newest_first(
+            store, tenant, session_id, page_size=page_size, after_seq=covered, read=read
+        )
+
+    def kept(source: Iterator[Message]) -> Iterator[Message]:
         for message in source:
-            loaded.append(message)
+            loaded.append(message)  # summarize selects again from what was read
             yield message
 
     available = budget_tokens - system_tokens - summary_tokens
-    chosen, exhausted, used = select(units(stream()), available, count)
+    stream = kept(source) if strategy == "summarize" else source
+    chosen, exhausted, used = select(units(stream), available, count)
 
     if strategy == "summarize" and not exhausted and summarizer is not None:
         # Older messages do not fit: summarize them, keeping only half of what remains for
