@@ -128,6 +128,10 @@ class LocalRunner:
                 log.exception("owner=%s | heartbeat failed", self.owner)
 
     def _finished(self, name: str, payload: dict[str, Any], result: ExecutionResult) -> None:
+        """An execution ended: close its run if the machine did not (a succeeded machine
+        always has, through EndRun or FailRun)."""
+        if result.status == "SUCCEEDED":
+            return
         from podium.engine.step_run import finish_execution  # noqa: PLC0415
 
         finish_execution(self.runtime, payload, result.status, result.error, result.cause)

@@ -20,7 +20,7 @@ from podium.errors import ConflictError, NotFoundError
 from podium.observe.redact import Redactor
 from podium.observe.spans import RUN_SPAN, SpanRecorder
 from podium.store.ids import parse_event_id
-from podium.store.models import Message, QueuedInput, Run
+from podium.store.models import Message, QueuedInput, Run, Span
 
 log = logging.getLogger(__name__)
 
@@ -59,18 +59,26 @@ def begin_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     writer.emit(ui.start(ids.run_id, {"session_id": ids.session_id, "agent": ids.agent}))
     writer.emit(ui.data(ui.DATA_RUN, {"run_id": ids.run_id, "status": "running"}))
     writer.flush()
+    span = _run_span(ids, run)
     SpanRecorder(rt.store, ids.tenant, ids.session_id, ids.run_id, clock=rt.clock).start(
-        RUN_SPAN, "run", f"run {ids.agent}", start=run.created_at,
-        attributes={"agent": ids.agent, "agent_hash": ids.agent_hash},
-    )  # fmt: skip
+        span.span_id, span.kind, span.name, start=span.start, attributes=span.attributes
+    )
     return {"number": 0, "next": "model", "calls": []}
+
+
+def _run_span(ids: RunIds, run: Run) -> Span:
+    """The run's span as it starts (written by BeginRun, ended by the run's close)."""
+    return Span(
+        span_id=RUN_SPAN, run_id=ids.run_id, kind="run", name=f"run {ids.agent}",
+        start=run.created_at, attributes={"agent": ids.agent, "agent_hash": ids.agent_hash},
+    )  # fmt: skip
 
 
 def end_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     """The answer is in: the run succeeded."""
     ids = RunIds.from_payload(payload)
-    answer = _last_answer(rt, ids)
-    _close(rt, ids, status="succeeded", output=answer, error=None)
+    answer, settled = _answer(rt, ids)
+    _close(rt, ids, status="succeeded", output=answer, error=None, settled=settled)
     return {"status": "succeeded"}
 
 
@@ -142,17 +150,22 @@ def complete_interrupted(rt: Runtime, tenant: str, session_id: str, run_id: str)
 
 
 def _close(
-    rt: Runtime, ids: RunIds, *, status: str, output: Any, error: dict[str, str] | None
-) -> None:
+    rt: Runtime, ids: RunIds, *, status: str, output: Any, error: dict[str, str] | None,
+    settled: bool = False,
+) -> None:  # fmt: skip
     """Mark the run, then write its final events (a retry rewrites the same ids), end its
-    span, and release the lease. Safe to repeat: a closed run keeps its first outcome."""
+    span, and release the lease. Safe to repeat: a closed run keeps its first outcome.
+    `settled`: the conversation is known to end with the run's answer (no call is open)."""
     run = load_run(rt, ids)
+    began = run.status != "queued"  # BeginRun ran: the run's span exists
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
     if not run.terminal:
-        _complete_tool_results(rt, ids, run, status)
+        if not settled:
+            _complete_tool_results(rt, ids, run, status)
         closing = {"status": status, "output": output, "error": error, "pending_approvals": {}}
         run = change_run(rt, ids.tenant, ids.session_id, ids.run_id,
-                         lambda current: None if current.terminal else closing)  # fmt: skip
+                         lambda current: None if current.terminal else closing,
+                         known=run)  # fmt: skip
     # The lease goes back before `finish` is written: a client that sends its next input as
     # soon as it sees `finish` must find the session free. A queued input takes the lease in
     # the same write, but starts only after this run's last events, so they stay in id order.
@@ -188,14 +201,13 @@ def _close(
     )
     writer.emit(ui.finish(reason, {"run_id": ids.run_id, "status": status}))
     writer.flush()
-    spans = SpanRecorder(rt.store, ids.tenant, ids.session_id, ids.run_id, clock=rt.clock)
-    run_span = next((s for s in rt.store.list_spans(ids.tenant, ids.session_id, ids.run_id)
-                     if s.span_id == RUN_SPAN), None)  # fmt: skip
-    if run_span is not None and run_span.end is None:
+    if began:  # the run's span as BeginRun wrote it, ended when the run was closed
+        spans = SpanRecorder(rt.store, ids.tenant, ids.session_id, ids.run_id, clock=rt.clock)
         spans.end(
-            run_span,
+            _run_span(ids, run),
             status="ok" if status == "succeeded" else "error",
             error=error,
+            end=run.updated_at,
             attributes={"status": status, **summary},
         )
         from podium.observe.finish import run_finished  # noqa: PLC0415
@@ -260,7 +272,18 @@ def _complete_tool_results(rt: Runtime, ids: RunIds, run: Run, status: str) -> N
 
 
 def _last_answer(rt: Runtime, ids: RunIds) -> dict[str, Any] | None:
+    return _answer(rt, ids)[0]
+
+
+def _answer(rt: Runtime, ids: RunIds) -> tuple[dict[str, Any] | None, bool]:
+    """The run's answer (its last assistant message), and whether the conversation ends
+    with it (no tool call of the run is left without a result)."""
     page = rt.store.list_messages(ids.tenant, ids.session_id, limit=5, newest_first=True)
+    newest = page.items[0] if page.items else None
+    settled = (
+        newest is not None and newest.role == "assistant" and newest.run_id == ids.run_id
+        and not newest.tool_calls
+    )  # fmt: skip
     for message in page.items:
         if message.role == "assistant" and message.run_id == ids.run_id:
             text = message.content if isinstance(message.content, str) else ""
@@ -271,8 +294,8 @@ def _last_answer(rt: Runtime, ids: RunIds) -> dict[str, Any] | None:
 
                 parsed, _ = parse_output(pinned.agent.output, text)
                 answer["parsed"] = parsed
-            return answer
-    return None
+            return answer, settled
+    return None, settled
 
 
 def _partial_output(rt: Runtime, ids: RunIds, run: Run) -> dict[str, Any] | None:
