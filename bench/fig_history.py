@@ -8,6 +8,12 @@ messages are written as Podium writes its own: with their token counts.
 Reported per size: median and p95 wall time of the turn (start_run to the execution's end),
 and the store reads one turn makes — calls, items returned, messages among them.
 
+The window a turn sends grows with the history up to the agent's context budget (32,000
+tokens by default: ~530 of these messages), and sending it costs the model call itself
+more. So each turn is followed, in the same round, by the floor's turn (the raw `httpx`
+loop, streaming) sending the very window Podium sent; the difference is Podium's own time,
+reported beside the turn time.
+
     python bench/fig_history.py [--quick] [--sizes 10,1000,10000]
 """
 
@@ -19,9 +25,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from contenders.loops import HttpxLoop
 from context_scaling import history
 from harness import check, emit, heading, median, percentile, table
 from workload import fake_server, python_of, quiet_environment
@@ -39,11 +47,14 @@ def main() -> int:
     from contenders.podium_local import AGENT, TENANT, PodiumLocal
 
     wall: dict[int, list[float]] = {n: [] for n in sizes}
+    floor_wall: dict[int, list[float]] = {n: [] for n in sizes}
     reads: dict[int, list[tuple[int, int, int]]] = {n: [] for n in sizes}
     with fake_server(python_of("main")) as url, tempfile.TemporaryDirectory() as tmp:
         podium = PodiumLocal(url, Path(tmp), count_reads=True)
         assert podium.reads is not None
         store = podium.store
+        floor = HttpxLoop(url)
+        loop = asyncio.new_event_loop()
 
         from podium.engine.context import counted
 
@@ -72,12 +83,30 @@ def main() -> int:
                 wall[n].append((time.perf_counter() - start) * 1000)
                 after = podium.reads.snapshot()
                 reads[n].append(tuple(a - b for a, b in zip(after, before, strict=True)))  # type: ignore[arg-type]
+                floor.history = _window_before_last_turn(podium, session)
+                start = time.perf_counter()
+                loop.run_until_complete(floor.turn(None, True))
+                floor_wall[n].append((time.perf_counter() - start) * 1000)
+        loop.run_until_complete(floor.close())
+        loop.close()
         asyncio.run(podium.close())
     heading(
         f"Figure 5 — per-turn time against the history's length ({rounds} rounds, Podium "
         "in-process, SQLite)"
     )
+    _report(sizes, wall, floor_wall, reads, fill_s)
+    return 0
+
+
+def _report(
+    sizes: list[int],
+    wall: dict[int, list[float]],
+    floor_wall: dict[int, list[float]],
+    reads: dict[int, list[tuple[int, int, int]]],
+    fill_s: float,
+) -> None:
     smallest = median(wall[sizes[0]])
+    own = {n: median([w - f for w, f in zip(wall[n], floor_wall[n], strict=True)]) for n in sizes}
     rows = []
     records = []
     for n in sizes:
@@ -88,6 +117,9 @@ def main() -> int:
                 median(wall[n]),
                 percentile(wall[n], 95),
                 median(wall[n]) / smallest,
+                median(floor_wall[n]),
+                own[n],
+                own[n] / own[sizes[0]],
                 calls,
                 items,
                 messages,
@@ -99,6 +131,9 @@ def main() -> int:
                 "median_ms": median(wall[n]),
                 "p95_ms": percentile(wall[n], 95),
                 "ratio_to_smallest": median(wall[n]) / smallest,
+                "same_window_floor_ms": median(floor_wall[n]),
+                "own_ms": own[n],
+                "own_ratio_to_smallest": own[n] / own[sizes[0]],
                 "read_calls": calls,
                 "items_read": items,
                 "messages_read": messages,
@@ -111,6 +146,9 @@ def main() -> int:
                 "p50 ms",
                 "p95 ms",
                 "x smallest",
+                "same-window floor ms",
+                "Podium's own ms",
+                "own x smallest",
                 "store read calls",
                 "items read",
                 "messages read",
@@ -118,12 +156,32 @@ def main() -> int:
             rows,
         )
     )
-    print(f"(per turn, medians; the 10,000-message session took {fill_s:.1f} s to fill)")
+    print(
+        f"(per turn, medians; Podium's own: the turn minus the floor's turn sending the same "
+        f"window, paired round by round; the 10,000-message session took {fill_s:.1f} s to fill)"
+    )
     for record in records:
         emit("history", **record)
     ratio = median(wall[sizes[-1]]) / smallest
     check("history", f"turn time {sizes[-1]:,} / {sizes[0]:,} messages", ratio, 1.3, ratio <= 1.3)
-    return 0
+
+
+def _window_before_last_turn(podium: Any, session: str) -> list[dict[str, Any]]:
+    """The history part of the window Podium's last turn sent first: the session's context
+    window, built as the turn built it, less the turn's own five messages."""
+    from podium.models.tokens import count_tokens
+    from podium.store.context import build_context
+
+    agent = podium.runtime.agents.current("bench").agent
+    model = agent.resolve_model(agent.model).model
+    last_seq = podium.store.get_session("bench", session).last_seq
+    window = build_context(
+        podium.store, "bench", session, system_prompt=None,
+        budget_tokens=agent.context.max_tokens, model=model,
+        token_counter=lambda messages: count_tokens(model, messages),
+        cache=podium.runtime.message_cache, last_seq=last_seq - 5,
+    )  # fmt: skip
+    return window.messages
 
 
 def _hash(podium: object) -> str:

@@ -37,7 +37,11 @@ def _merge_tool_deltas(calls: dict[int, dict[str, Any]], deltas: list[dict[str, 
 
 
 class Loop(BaseContender):
-    """The agent loop over a `complete(messages, stream) -> (message, deltas)` transport."""
+    """The agent loop over a `complete(messages, stream) -> (message, deltas)` transport.
+
+    `history`: earlier messages sent before the question (a session's context window)."""
+
+    history: list[dict[str, Any]] = []  # noqa: RUF012 - replaced, never mutated
 
     async def complete(
         self, messages: list[dict[str, Any]], stream: bool
@@ -50,6 +54,7 @@ class Loop(BaseContender):
     async def turn(self, session: Any, stream: bool) -> TurnResult:
         messages: list[dict[str, Any]] = [
             {"role": "system", "content": SYSTEM_PROMPT},
+            *self.history,
             {"role": "user", "content": QUESTION},
         ]
         deltas = 0
