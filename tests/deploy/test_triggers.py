@@ -38,6 +38,9 @@ class RecordingOrchestrator:
             self.fail -= 1
             raise RuntimeError("ServiceUnavailable: StartExecution failed")
         self.started.append(name)
+        return self.reference(name)
+
+    def reference(self, name: str) -> str:
         return f"arn:aws:states:us-east-1:123456789012:execution:podium-run:{name}"
 
     def stop(self, name: str, *, cause: str) -> None: ...

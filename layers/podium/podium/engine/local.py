@@ -35,6 +35,9 @@ class LocalOrchestrator:
 
     def start(self, name: str, payload: dict[str, Any]) -> str:
         self.executor.start(name, payload)
+        return self.reference(name)
+
+    def reference(self, name: str) -> str:
         return f"local:{name}"
 
     def stop(self, name: str, *, cause: str) -> None:

@@ -105,10 +105,11 @@ class RunService:
         agent = pinned.agent
         ttl = float(agent.limits.max_run_seconds + LEASE_MARGIN_S)
         now = self.rt.clock()
+        run_id = new_run_id(now)
         run = Run(
             tenant=tenant,
             session_id=session_id,
-            run_id=new_run_id(now),
+            run_id=run_id,
             agent=agent.name,
             agent_hash=pinned.content_hash,
             status="queued",
@@ -133,6 +134,8 @@ class RunService:
             self.rt.store.steal_session_lease(
                 tenant, session_id, run.run_id, expected_holder=holder, ttl_s=ttl
             )
+        if self.rt.orchestrator is not None:  # written now: starting it writes nothing more
+            run = run.model_copy(update={"execution_ref": self.rt.orchestrator.reference(run_id)})
         created = self.rt.store.create_run(run)
         try:
             started = start_execution(self.rt, tenant, session_id, run.run_id, known=created)

@@ -24,6 +24,10 @@ class Orchestrator(Protocol):
     def start(self, name: str, payload: dict[str, Any]) -> str:
         """Start an execution named `name` (idempotent); returns its reference."""
 
+    def reference(self, name: str) -> str:
+        """The reference `start(name, ...)` returns, known before it starts (a run is
+        written with it, so that starting its execution needs no second write)."""
+
     def stop(self, name: str, *, cause: str) -> None:
         """Stop an execution (cancel)."""
 

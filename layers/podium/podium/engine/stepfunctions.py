@@ -22,6 +22,9 @@ class StepFunctionsOrchestrator:
         base = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1)
         return f"{base}:{name}"
 
+    def reference(self, name: str) -> str:
+        return self.execution_arn(name)
+
     def start(self, name: str, payload: dict[str, Any]) -> str:
         try:
             response = self.client.start_execution(
