@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 from podium.errors import NotFoundError
 from podium.protocol import AGENT_FILE
-from podium.protocol.agent import Agent
 
 if TYPE_CHECKING:
+    from podium.protocol.agent import Agent
     from podium.protocol.loader import LoadedAgent
     from podium.store.base import Store
 
@@ -78,6 +78,8 @@ class AgentRegistry:
             return cached
         version = self.store.get_agent_version(name, content_hash)
         definition = version.definition
+        from podium.protocol.agent import Agent  # noqa: PLC0415 - a read-only request never needs it
+
         agent = Agent.model_validate(definition["agent"])
         folder = None
         if self.agents_dir is not None and (self.agents_dir / name).is_dir():

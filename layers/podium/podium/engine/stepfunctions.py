@@ -4,6 +4,7 @@ is a no-op), SendTaskSuccess/Failure for approvals and client tools, StopExecuti
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any
 
 from podium.errors import NotFoundError
@@ -11,12 +12,21 @@ from podium.errors import NotFoundError
 
 class StepFunctionsOrchestrator:
     def __init__(self, state_machine_arn: str, client: Any = None) -> None:
-        if client is None:
-            import boto3  # noqa: PLC0415 - only the AWS path needs it
-
-            client = boto3.client("stepfunctions")
-        self.client = client
+        self._client = client
+        self._lock = threading.Lock()
         self.state_machine_arn = state_machine_arn
+
+    @property
+    def client(self) -> Any:
+        """The Step Functions client, made on first use: most API requests (and a cold start)
+        never call Step Functions."""
+        if self._client is None:
+            with self._lock:
+                if self._client is None:
+                    import boto3  # noqa: PLC0415 - only the AWS path needs it
+
+                    self._client = boto3.client("stepfunctions")
+        return self._client
 
     def execution_arn(self, name: str) -> str:
         base = self.state_machine_arn.replace(":stateMachine:", ":execution:", 1)
