@@ -13,6 +13,7 @@ from podium import __version__
 from podium.api import errors
 from podium.api.context import ApiContext, ApiSettings, default_signer
 from podium.api.errors import error_body
+from podium.api.routing import add_routes
 from podium.engine.runtime import Runtime, get_runtime
 
 log = logging.getLogger(__name__)
@@ -87,10 +88,7 @@ def create_app(runtime: Runtime | None = None, settings: ApiSettings | None = No
     settings = settings or ApiSettings.from_environment()
     app.state.podium = ApiContext(runtime or get_runtime(), settings, default_signer())
     errors.install(app)
-    app.include_router(routes.router)
-    app.include_router(routes_chat.router)
-    app.include_router(routes_openai.router)
-    app.include_router(ui.router)
+    add_routes(app, [routes.router, routes_chat.router, routes_openai.router, ui.router])
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     return app
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
 from podium import settings
 from podium.api.auth import Principal, RateLimiter, TokenSigner, authenticate_key
-from podium.engine.runs import RunService
 from podium.engine.runtime import Runtime
 from podium.errors import AuthError
+
+if TYPE_CHECKING:
+    from podium.engine.runs import RunService
 
 ENV_MAX_BODY_BYTES = "PODIUM_MAX_BODY_BYTES"
 ENV_RATE_LIMIT = "PODIUM_RATE_LIMIT_PER_MIN"
@@ -58,12 +61,18 @@ class ApiContext:
     runtime: Runtime
     settings: ApiSettings
     signer: TokenSigner
-    service: RunService = field(init=False)
     limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.service = RunService(self.runtime)
         self.limiter = RateLimiter(self.settings.rate_limit_per_min)
+
+    @cached_property
+    def service(self) -> RunService:
+        """Built on first use: its module loads the agent protocol's models, which only the
+        routes that start sessions and runs need (RunService holds no state of its own)."""
+        from podium.engine.runs import RunService  # noqa: PLC0415
+
+        return RunService(self.runtime)
 
     @property
     def local(self) -> bool:

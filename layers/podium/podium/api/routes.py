@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from podium.api.auth import EVENT_TOKEN_TTL_S, Principal
 from podium.api.context import ApiContext, api, principal
+from podium.api.routing import lazy_router
 from podium.api.schemas import (
     CreateRun,
     CreateSession,
@@ -26,7 +27,7 @@ from podium.api.sse import follow, streaming_response
 from podium.errors import RateLimitError
 from podium.observe.usage import GroupBy, UsageReport, rollup
 
-router = APIRouter()
+router = lazy_router()
 Ctx = Annotated[ApiContext, Depends(api)]
 Who = Annotated[Principal, Depends(principal)]
 

@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium.api.auth import Principal
 from podium.api.context import ApiContext, api, principal
+from podium.api.routing import lazy_router
 from podium.api.sse import follow, streaming_response
 from podium.errors import ConflictError, InputError, NotFoundError
 
-router = APIRouter(tags=["chat"])
+router = lazy_router(tags=["chat"])
 Ctx = Annotated[ApiContext, Depends(api)]
 Who = Annotated[Principal, Depends(principal)]
 

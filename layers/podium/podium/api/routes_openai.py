@@ -15,17 +15,18 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from podium.api.auth import Principal
 from podium.api.context import ApiContext, api, principal
+from podium.api.routing import lazy_router
 from podium.api.sse import follow, streaming_response
 from podium.errors import InputError, ModelError
 from podium.store.models import Message
 
-router = APIRouter(tags=["openai"])
+router = lazy_router(tags=["openai"])
 Ctx = Annotated[ApiContext, Depends(api)]
 Who = Annotated[Principal, Depends(principal)]
 SESSION_HEADER = "X-Podium-Session"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from starlette.status import HTTP_307_TEMPORARY_REDIRECT
 
+from podium.api.routing import lazy_router
 from podium.errors import NotFoundError
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -38,7 +38,7 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-cache",
 }
 
-router = APIRouter(tags=["ui"], include_in_schema=False)
+router = lazy_router(tags=["ui"], include_in_schema=False)
 
 
 @router.get("/ui")
