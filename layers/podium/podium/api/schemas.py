@@ -11,7 +11,7 @@ from podium.store.models import Run, Session
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class CreateSession(Request):
@@ -44,6 +44,8 @@ class ToolResult(Request):
 
 
 class SessionView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use
+
     session_id: str
     agent: str
     agent_hash: str
@@ -74,6 +76,8 @@ class SessionView(BaseModel):
 
 
 class PendingView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use
+
     call_id: str
     tool: str
     kind: Literal["approval", "client"]
@@ -82,6 +86,8 @@ class PendingView(BaseModel):
 
 
 class RunView(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use
+
     run_id: str
     session_id: str
     agent: str
@@ -110,6 +116,8 @@ class RunView(BaseModel):
 
 
 class RunAccepted(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use
+
     run_id: str
     session_id: str
     status: str
@@ -120,11 +128,15 @@ class RunAccepted(BaseModel):
 
 
 class Page(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use
+
     items: list[Any]
     cursor: str | None
 
 
 class EventsToken(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use
+
     token: str
     expires_in: int
     events_url: str

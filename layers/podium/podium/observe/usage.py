@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from podium.errors import InputError
 from podium.store.models import Usage
@@ -25,6 +25,8 @@ MAX_DAYS = 366
 
 class UsageView(BaseModel):
     """Usage as the API and the CLI show it (cost in USD)."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use
 
     model_calls: int
     input_tokens: int
@@ -60,6 +62,8 @@ class UsageRow(UsageView):
 
 
 class UsageReport(BaseModel):
+    model_config = ConfigDict(defer_build=True)  # built on first use
+
     tenant: str
     since: str
     until: str
