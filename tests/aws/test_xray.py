@@ -61,13 +61,7 @@ tools:
   - name: charge
     description: Charge a card.
     parameters: {type: object, properties: {card: {type: string}}}
-    python: tools:charge
-"""
-
-CHARGE_PY = """
-
-def charge(card):
-    raise RuntimeError(f"card {card} was declined")
+    python: tools:decline
 """
 
 
@@ -178,7 +172,7 @@ def podium(tmp_path: Path, fake_openai, monkeypatch) -> Iterator[Callable[[], An
     folder = tmp_path / "agents" / "paying"
     folder.mkdir(parents=True)
     (folder / "agent.yaml").write_text(agent_yaml("paying", AGENT))
-    (folder / "tools.py").write_text(TOOLS_PY + CHARGE_PY)
+    (folder / "tools.py").write_text(TOOLS_PY)
     monkeypatch.setenv("OPENAI_API_BASE", fake_openai.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     monkeypatch.setenv("PODIUM_TEST_STATE", str(tmp_path / "state"))
@@ -322,7 +316,7 @@ def test_handler_model_and_tool_subsegments(in_lambda, daemon, podium, fake_open
     for doc in charges:
         assert doc["fault"] is True
         [exception] = doc["cause"]["exceptions"]
-        assert exception["type"] == "RuntimeError"
+        assert exception["type"] == "ValueError"
         assert exception["message"] == "card [REDACTED] was declined"
         assert doc["metadata"]["podium"]["tool_call"]["error"]["Cause"] == exception["message"]
         handler = by_id[doc["parent_id"]]
