@@ -247,3 +247,36 @@ def test_the_message_cache_is_bounded_and_never_shows_newer_than_asked(store):
     fill(store, other, 1)
     list(cache.newest_first(store, TENANT, other, last_seq=2, after_seq=0, read=[0]))
     assert list(cache._entries) == [(TENANT, other)]  # max_sessions=1: the older is dropped
+
+
+def test_a_window_extended_from_the_last_one_is_the_one_a_full_build_makes(store):
+    import random
+
+    from podium.store.context import MessageCache
+
+    rng = random.Random(7)
+    sid = new_session(store).session_id
+    cache = MessageCache()
+    for step in range(40):
+        kind = rng.choice(["user", "answer", "tools", "tools", "orphan", "big"])
+        if kind == "user":
+            store.append_message(TENANT, sid, user("q " + "w " * rng.randint(1, 200)))
+        elif kind == "answer":
+            store.append_message(
+                TENANT, sid, Message(role="assistant", content="a " * rng.randint(1, 200))
+            )
+        elif kind == "tools":
+            tool_exchange(store, sid, step, calls=rng.randint(1, 3))
+        elif kind == "orphan":  # a late result whose call is in an earlier window
+            store.append_message(
+                TENANT, sid, Message(role="tool", content="late", tool_call_id=f"c{step - 1}-0")
+            )
+        else:
+            store.append_message(TENANT, sid, user("x" * 6000))
+        budget = 600 if step % 7 else 900  # now and then another budget: a full build
+        extended = _window(store, sid, cache, budget=budget)
+        assert extended.messages == _window(store, sid, None, budget=budget).messages, step
+        assert extended.over_budget == _window(store, sid, None, budget=budget).over_budget
+    # a second step of a turn reads only what the first step appended
+    tool_exchange(store, sid, 99)
+    assert _window(store, sid, cache, budget=600).items_read == 3

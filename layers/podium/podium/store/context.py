@@ -2,6 +2,8 @@
 
 The builder reads the session newest first, one page at a time, and stops as soon as the
 budget is full: the cost of a turn depends on the budget, not on the length of the history.
+With the message cache, the next window of a session (the next step of a turn) extends the
+last one: the new messages' units, then the last window's, chosen by the same rule.
 
 - The system prompt is always kept.
 - Messages are taken in units: an assistant message with tool calls travels with its tool
@@ -150,14 +152,26 @@ def _newest_first(
         cursor = page.cursor
 
 
+@dataclass(frozen=True)
+class _Window:
+    """The last window built for a session: its units (oldest first) of the messages after
+    `after_seq` up to `last_seq`, within `available` tokens."""
+
+    last_seq: int
+    after_seq: int
+    available: int
+    units: list[list[Message]]
+
+
 @dataclass
 class _Cached:
     """One session's cached messages: every stored message with `low <= seq <= high`, in
-    `items` by seq (a gap is a message that expired)."""
+    `items` by seq (a gap is a message that expired); and its last window."""
 
     low: int
     high: int
     items: list[Message]
+    window: _Window | None = None
 
 
 class MessageCache:
@@ -201,6 +215,19 @@ class MessageCache:
                     entry.low = start if len(kept) == len(older) else kept[0].seq
             yield from reversed(older)
             low = start
+
+    def last_window(self, tenant: str, session_id: str) -> _Window | None:
+        with self._lock:
+            entry = self._entries.get((tenant, session_id))
+            return None if entry is None else entry.window
+
+    def remember_window(self, tenant: str, session_id: str, window: _Window) -> None:
+        with self._lock:
+            entry = self._entries.get((tenant, session_id))
+            if entry is not None and (
+                entry.window is None or entry.window.last_seq <= window.last_seq
+            ):
+                entry.window = window
 
     def _entry(
         self, store: Store, tenant: str, session_id: str, last_seq: int, read: list[int]
@@ -282,8 +309,19 @@ def build_context(
             yield message
 
     available = budget_tokens - system_tokens - summary_tokens
-    stream = kept(source) if strategy == "summarize" else source
-    chosen, exhausted, used = select(units(stream), available, count)
+    memo = None
+    if strategy == "window" and cache is not None and last_seq is not None:
+        memo = _extend_window(
+            cache, store, tenant, session_id, last_seq=last_seq, available=available, read=read
+        )
+    if memo is not None:  # (`exhausted` matters to `summarize` only, which never gets here)
+        chosen, exhausted, used = select(memo, available, count)
+    else:
+        stream = kept(source) if strategy == "summarize" else source
+        chosen, exhausted, used = select(units(stream), available, count)
+    if strategy == "window" and cache is not None and last_seq is not None:
+        cache.remember_window(tenant, session_id, _Window(
+            last_seq=last_seq, after_seq=covered, available=available, units=chosen))  # fmt: skip
 
     if strategy == "summarize" and not exhausted and summarizer is not None:
         # Older messages do not fit: summarize them, keeping only half of what remains for
@@ -317,6 +355,37 @@ def build_context(
         over_budget=tokens > budget_tokens,
         seqs=[m.seq for m in picked],
     )
+
+
+def _extend_window(
+    cache: MessageCache,
+    store: Store,
+    tenant: str,
+    session_id: str,
+    *,
+    last_seq: int,
+    available: int,
+    read: list[int],
+) -> Iterator[list[Message]] | None:
+    """The units to choose from, newest first, when the session's last window can be
+    extended (the next step of a turn): the new messages' units, then that window's. Only a
+    window of the same budget qualifies, and only when the new messages form whole units
+    (a new tool result whose call is older means a full build). With more to fit, the choice
+    stops within the last window, so it is the one a full build makes."""
+    last = cache.last_window(tenant, session_id)
+    if last is None or last.after_seq != 0 or last.available != available:
+        return None
+    if last.last_seq > last_seq:
+        return None
+    fresh = list(
+        cache.newest_first(
+            store, tenant, session_id, last_seq=last_seq, after_seq=last.last_seq, read=read
+        )
+    )
+    grouped = list(units(iter(fresh)))
+    if sum(len(unit) for unit in grouped) != len(fresh):
+        return None  # a tool result of an older call: its unit spans the last window
+    return iter(grouped + list(reversed(last.units)))
 
 
 def _extend_summary(
