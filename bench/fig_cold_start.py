@@ -15,6 +15,9 @@ outside, spawn to answer. Part 2 starts fresh interpreters that time, inside the
   load on first call, against `import boto3`;
 - model step: the same for `model_step`, against `import litellm`.
 
+Beside them, `import fastapi, mangum, boto3` plus creating a DynamoDB client: what the API
+handler's app builds at init besides Podium's own code (its key lookups need the client).
+
     python bench/fig_cold_start.py [--quick]
 """
 
@@ -58,6 +61,10 @@ IMPORTS: dict[str, tuple[str, str]] = {  # name → (code, baseline name)
     "import podium": ("import podium", ""),
     "fastapi+mangum+boto3": ("import fastapi, mangum, boto3", ""),
     "fastapi+uvicorn+boto3": ("import fastapi, uvicorn, boto3", ""),
+    "fastapi+mangum+boto3+DynamoDB client": (
+        "import fastapi, mangum, boto3; boto3.client('dynamodb')",
+        "",
+    ),
     "boto3": ("import boto3", ""),
     "litellm": ("import litellm", ""),
     "API handler": (

@@ -23,6 +23,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from explain import explanations
 from harness import table
 from workload import BENCH, python_of
 
@@ -152,6 +153,11 @@ def write_results(
         ),
         "",
     ]
+    why = explanations(records)
+    if why:
+        lines += ["## Why a target is not met", ""]
+        for target, text in why:
+            lines += [f"- **{target}.** {text}", ""]
     for name, text, seconds, code in sections:
         lines += [f"## {name} ({seconds:.0f} s{'' if code == 0 else f', exit {code}'})", ""]
         lines += [line.removeprefix("### ") if line.startswith("### ") else line for line in text]
@@ -201,6 +207,8 @@ def main() -> int:
             ],
         )
     )
+    for target, text in explanations(records):
+        print(f"\n{target}: {text}")
     print(f"\nbenchmarks took {total / 60:.1f} min" + (f"; failed: {failed}" if failed else ""))
     if not args.no_results:
         path = args.results or BENCH / (".venv/RESULTS-quick.md" if args.quick else "RESULTS.md")
