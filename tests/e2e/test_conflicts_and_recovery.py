@@ -89,7 +89,10 @@ time.sleep(600)
 """
 
 
-def test_a_killed_process_run_is_resumed_by_the_next(podium, agents, fake_openai, tmp_path):
+@pytest.mark.parametrize("earlier_steps", [0, 1], ids=["tool in step 1", "tool in step 2"])
+def test_a_killed_process_run_is_resumed_by_the_next(
+    podium, agents, fake_openai, tmp_path, earlier_steps
+):
     from podium.testing import ToolCall
 
     agents(
@@ -101,9 +104,19 @@ tools:
     parameters: {type: object, properties: {}}
     python: tools:slow
     timeout_s: 120
+  - name: get_weather
+    description: Weather.
+    parameters: {type: object, properties: {city: {type: string}}}
+    python: tools:get_weather
 """,
     )
-    fake_openai.script(Reply(tool_calls=[ToolCall("slow", {}, id="s1")]), Reply(text="done"))
+    earlier = [
+        Reply(tool_calls=[ToolCall("get_weather", {"city": "Oslo"}, id=f"w{n}")])
+        for n in range(earlier_steps)
+    ]
+    fake_openai.script(
+        *earlier, Reply(tool_calls=[ToolCall("slow", {}, id="s1")]), Reply(text="done")
+    )
     env = {**os.environ, "PODIUM_TEST_SLOW_S": "60"}
     tests = str(Path(__file__).parents[1])
     child = subprocess.Popen(
@@ -126,16 +139,18 @@ tools:
     run = p.wait(session, run_id, timeout=30)
     assert run.status == "succeeded"
     messages = p.messages(session)
+    weather = [("assistant", None), ("tool", "w0")] * earlier_steps
     assert [(m.role, m.tool_call_id) for m in messages] == [
         ("user", None),
+        *weather,
         ("assistant", None),
         ("tool", "s1"),
         ("assistant", None),
     ]
-    assert json.loads(messages[2].content) == {"slow": "done"}
+    assert json.loads(messages[-2].content) == {"slow": "done"}
     assert (tmp_path / "state" / "slow").read_text() == "2"  # the tool ran again, once
-    # the survivor replayed the run's start and first step from what they stored: the model
-    # was asked twice in all (step 1 by the dead process, step 2 by the survivor)
-    assert len(fake_openai.chat_requests) == 2
+    # the survivor replayed what the dead process had done from what it stored: the model
+    # was asked once a step in all (the last step by the survivor)
+    assert len(fake_openai.chat_requests) == earlier_steps + 2
     assert active(p, session) is None
     assert p.store.get_checkpoint(run_id).owner == "survivor"

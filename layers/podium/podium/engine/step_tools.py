@@ -105,11 +105,15 @@ def _set_status(rt: Runtime, ids: RunIds, status: str) -> None:
 
 def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     """Write one tool message per call of the step, in the order the model asked, and the
-    matching event; calls rejected before the Map get their error here too."""
+    matching event; calls rejected before the Map get their error here too. Replayed by a
+    resumed run after the run has moved to a later step, it writes nothing (the run's step
+    result is that later step's; this step's results were recorded before it began)."""
     ids = RunIds.from_payload(payload)
     step = int(payload["step"])
     run = load_run(rt, ids)
     mark_cancelled_if_requested(rt, run)
+    if run.step > step:  # replayed after the run moved on: its results were recorded then
+        return {"recorded": 0}
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
     agent = pinned.agent
     redact = Redactor(agent.redact)
