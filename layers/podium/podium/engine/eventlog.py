@@ -139,7 +139,11 @@ class EventWriter:
         if not self._pending:
             return
         events, self._pending = self._pending, []
-        self.store.append_events(self.tenant, self.session_id, events, ttl_s=self.ttl_s)
+        try:
+            self.store.append_events(self.tenant, self.session_id, events, ttl_s=self.ttl_s)
+        except BaseException:
+            self._pending = events + self._pending  # kept for the next flush, in order
+            raise
         self._last_flush = time.monotonic()
         if self.bus is not None:
             self.bus.publish(self.tenant, self.session_id, events)

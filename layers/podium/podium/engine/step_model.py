@@ -10,6 +10,7 @@ earlier attempt streamed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -70,8 +71,11 @@ class _Sink:
     _checked_at: float = field(default_factory=time.monotonic)
 
     _flush_pending: bool = False
+    _flush_failed: BaseException | None = None
 
     async def __call__(self, event: mt.StreamEvent) -> None:
+        if self._flush_failed is not None:  # the log could not be written: stop the stream
+            raise self._flush_failed
         self._check_cancel()
         self._handle(event)
         self._flush_soon()
@@ -87,17 +91,31 @@ class _Sink:
             asyncio.get_running_loop().call_soon(self._flush_due)
 
     def _flush_due(self) -> None:
+        """The queued flush (a loop callback: a failure is kept, and raised by the stream's
+        next event or by `follow`; the events stay pending in the writer)."""
         if self._flush_pending:
             self._flush_pending = False
-            self.writer.flush()
+            try:
+                self.writer.flush()
+            except Exception as exc:  # re-raised where the stream runs
+                self._flush_failed = exc
 
     async def follow(self, call: Coroutine[Any, Any, T]) -> T:
         """Await the model call, then write what it streamed, on the loop's thread: after
-        this the writer is the caller's alone (a flush still queued on the loop is void)."""
+        this the writer is the caller's alone (a flush still queued on the loop is void). A
+        failed write fails the call; the call's own failure is never hidden by one."""
         try:
-            return await call
-        finally:
-            self._flush_due()
+            result = await call
+        except BaseException:
+            self._flush_pending = False
+            with contextlib.suppress(Exception):  # the call's error is the one to report
+                self.writer.flush()
+            raise
+        self._flush_pending = False
+        if self._flush_failed is not None:
+            raise self._flush_failed
+        self.writer.flush()
+        return result
 
     def _handle(self, event: mt.StreamEvent) -> None:
         if isinstance(event, mt.TextDelta):
@@ -216,11 +234,15 @@ def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         defer=True,
     )  # fmt: skip
     try:
-        return _step(
+        outcome = _step(
             rt, ids, pinned, run, number=number, attempt=attempt, writer=writer, spans=spans
         )
-    finally:
-        spans.flush()  # the step's finished spans, in one write
+    except BaseException:
+        with contextlib.suppress(Exception):  # the step's own error is the one to report
+            spans.flush()
+        raise
+    spans.flush()  # the step's finished spans, in one write (done already when it ended)
+    return outcome
 
 
 def _step(
