@@ -351,3 +351,22 @@ fallbacks: [backup]
     assert run.output == {"text": "from backup"}
     models = [r.body["model"] for r in fake_openai.chat_requests]
     assert models[-1] == "gpt-4.1-mini"
+
+
+def test_cancel_a_run_whose_execution_never_started(podium, agents, fake_openai, monkeypatch):
+    from podium.engine.local import LocalOrchestrator
+
+    agents("talker", "")
+    fake_openai.script(Reply(text="late"), Reply(text="next"))
+    p = podium()
+    session = p.session("talker")
+    with monkeypatch.context() as patch:  # the run is written, then its starter "dies"
+        patch.setattr(LocalOrchestrator, "start", lambda self, name, payload: f"local:{name}")
+        run_id = p.service.start_run(TENANT, session, "talk").run.run_id
+    assert p.store.get_run(TENANT, session, run_id).status == "queued"
+    cancelled = p.service.cancel(TENANT, session, run_id)
+    assert cancelled.status == "cancelled"
+    assert p.store.get_session(TENANT, session).lease_holder(time.time()) is None
+    # the session takes the next input at once
+    again = p.run("talker", "again", session=session)
+    assert again.status == "succeeded", again.error

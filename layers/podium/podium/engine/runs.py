@@ -208,7 +208,23 @@ class RunService:
                 "cancelled before it started",
             )
         elif self.rt.orchestrator is not None:
-            self.rt.orchestrator.stop(run_id, cause="cancelled")
+            try:
+                self.rt.orchestrator.stop(run_id, cause="cancelled")
+            except NotFoundError:
+                # written with its execution's reference, but that execution has not started
+                # (or never will: its starter died): close it here; one that starts later
+                # finds the run closed and ends at once
+                current = self.rt.store.get_run(tenant, session_id, run_id)
+                if current.terminal:
+                    return current
+                if current.status != "queued":
+                    raise
+                from podium.engine.step_run import finish_execution  # noqa: PLC0415
+
+                finish_execution(
+                    self.rt, execution_payload(current), "ABORTED", CANCELLED_ERROR,
+                    "cancelled before it started",
+                )  # fmt: skip
         return self.rt.store.get_run(tenant, session_id, run_id)
 
     def _drop_queued(self, tenant: str, session_id: str, run_id: str) -> None:
