@@ -14,6 +14,7 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from podium.testing import Reply, ToolCall, Usage
+from support.podium_env import TENANT
 
 AGENT = """
 tools:
@@ -98,6 +99,15 @@ def test_otlp_export_with_genai_attributes(podium, agents, fake_openai, collecto
     root = by_name["invoke_agent exported"]
     steps = [s for s in spans if s.parent_span_id == root.span_id]
     assert len(steps) == 2
+    # EndRun delivered again (a Lambda retry, a resumed run): the run is exported once
+    from podium.engine.handlers import end_run
+
+    end_run({"tenant": TENANT, "session_id": run.session_id, "run_id": run.run_id,
+             "agent": "exported", "agent_hash": run.agent_hash})  # fmt: skip
+    time.sleep(0.5)  # an export would be sent at once
+    again = [s for request in collector.received for rs in request.resource_spans
+             for ss in rs.scope_spans for s in ss.spans]  # fmt: skip
+    assert sum(s.name.startswith("invoke_agent") for s in again) == 1
 
 
 def test_emf_metrics_and_json_logs(podium, agents, fake_openai, monkeypatch, capsys):

@@ -158,6 +158,7 @@ def _close(
     `settled`: the conversation is known to end with the run's answer (no call is open)."""
     run = load_run(rt, ids)
     began = run.status != "queued"  # BeginRun ran: the run's span exists
+    repeated = run.terminal  # closed before (a retried or resumed close)
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
     if not run.terminal:
         if not settled:
@@ -201,6 +202,9 @@ def _close(
     )
     writer.emit(ui.finish(reason, {"run_id": ids.run_id, "status": status}))
     writer.flush()
+    if began and repeated:  # end the span and export once: not if an earlier close did
+        stored = rt.store.list_spans(ids.tenant, ids.session_id, ids.run_id)
+        began = not any(span.span_id == RUN_SPAN and span.end is not None for span in stored)
     if began:  # the run's span as BeginRun wrote it, ended when the run was closed
         spans = SpanRecorder(rt.store, ids.tenant, ids.session_id, ids.run_id, clock=rt.clock)
         spans.end(
