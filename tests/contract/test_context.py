@@ -238,7 +238,7 @@ def test_the_message_cache_is_bounded_and_never_shows_newer_than_asked(store):
     read = [0]
     recent = cache.newest_first(store, TENANT, sid, last_seq=last + 80, after_seq=0, read=read)
     assert [m.seq for m in recent] == list(range(last + 80, 0, -1))
-    entry = cache._entries[(TENANT, sid)]
+    entry = cache._entries[(TENANT, sid, 0.0)]
     assert len(entry.items) <= 50 and entry.low == entry.items[0].seq
     # a caller that read the session before the newest writes sees only what it asked for
     older = cache.newest_first(store, TENANT, sid, last_seq=last, after_seq=last - 3, read=[0])
@@ -246,7 +246,7 @@ def test_the_message_cache_is_bounded_and_never_shows_newer_than_asked(store):
     other = new_session(store).session_id
     fill(store, other, 1)
     list(cache.newest_first(store, TENANT, other, last_seq=2, after_seq=0, read=[0]))
-    assert list(cache._entries) == [(TENANT, other)]  # max_sessions=1: the older is dropped
+    assert list(cache._entries) == [(TENANT, other, 0.0)]  # max_sessions=1: the older is dropped
 
 
 def test_a_window_extended_from_the_last_one_is_the_one_a_full_build_makes(store):
@@ -280,3 +280,28 @@ def test_a_window_extended_from_the_last_one_is_the_one_a_full_build_makes(store
     # a second step of a turn reads only what the first step appended
     tool_exchange(store, sid, 99)
     assert _window(store, sid, cache, budget=600).items_read == 3
+
+
+def test_a_session_deleted_and_created_again_never_sees_the_old_ones_messages(store, clock):
+    from podium.store.context import MessageCache
+
+    cache = MessageCache()
+
+    def window(sid: str):
+        session = store.get_session(TENANT, sid)
+        return build_context(
+            store, TENANT, sid, system_prompt=None, budget_tokens=1000, token_counter=count,
+            cache=cache, last_seq=session.last_seq, session_created=session.created_at,
+        )  # fmt: skip
+
+    sid = "sess-fixed"
+    store.create_session(TENANT, agent="a", agent_hash="h", session_id=sid)
+    for i in range(4):
+        store.append_message(TENANT, sid, user(f"secret {i}"))
+    assert len(window(sid).messages) == 4
+    store.delete_session(TENANT, sid)
+    clock.advance(1)
+    store.create_session(TENANT, agent="a", agent_hash="h", session_id="sess-fixed")
+    store.append_message(TENANT, sid, user("new 0"))
+    store.append_message(TENANT, sid, user("new 1"))
+    assert [m["content"] for m in window(sid).messages] == ["new 0", "new 1"]

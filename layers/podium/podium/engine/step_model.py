@@ -37,7 +37,7 @@ from podium.observe.redact import Redactor
 from podium.observe.spans import RUN_SPAN, SpanRecorder, model_span_id, step_span_id
 from podium.protocol.agent import Agent
 from podium.protocol.variables import render
-from podium.store.models import Message, Run, Usage
+from podium.store.models import Message, Run, Session, Usage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -331,7 +331,7 @@ def _call(
 
     agent = pinned.agent
     session = rt.store.get_session(ids.tenant, ids.session_id)
-    messages, context_tokens = _context(rt, ids, pinned, session.input_vars, session.last_seq)
+    messages, context_tokens = _context(rt, ids, pinned, session)
     decision = choose_model(agent, number, number > 1, context_tokens)
     specs = tool_specs(agent.tools)
     tool_tokens = estimate_tokens([], specs)
@@ -424,7 +424,7 @@ def _call(
 
 
 def _context(
-    rt: Runtime, ids: RunIds, pinned: PinnedAgent, variables: dict[str, Any], last_seq: int
+    rt: Runtime, ids: RunIds, pinned: PinnedAgent, session: Session
 ) -> tuple[list[dict[str, Any]], int]:
     from podium.models.tokens import count_tokens  # noqa: PLC0415
     from podium.store.context import build_context  # noqa: PLC0415
@@ -439,12 +439,12 @@ def _context(
         summarizer = _summarizer(rt, agent, policy.summary_model)
     window = build_context(
         rt.store, ids.tenant, ids.session_id,
-        system_prompt=render(pinned.system_template, variables) or None,
+        system_prompt=render(pinned.system_template, session.input_vars) or None,
         budget_tokens=policy.max_tokens, model=model,
         token_counter=lambda messages: count_tokens(model, messages),
         strategy="summarize" if summarizer is not None else "window",
         summarizer=summarizer, summary_model=summary_model,
-        cache=rt.message_cache, last_seq=last_seq,
+        cache=rt.message_cache, last_seq=session.last_seq, session_created=session.created_at,
     )  # fmt: skip
     return window.messages, window.tokens
 

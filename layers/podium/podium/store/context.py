@@ -186,15 +186,19 @@ class MessageCache:
     def __init__(self, *, max_sessions: int = 256, max_messages: int = 5000) -> None:
         self.max_sessions = max_sessions
         self.max_messages = max_messages
-        self._entries: OrderedDict[tuple[str, str], _Cached] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, float], _Cached] = OrderedDict()
         self._lock = threading.Lock()
 
     def newest_first(
         self, store: Store, tenant: str, session_id: str, *, last_seq: int, after_seq: int,
-        read: list[int], block: int = 200,
+        read: list[int], block: int = 200, generation: float = 0.0,
     ) -> Iterator[Message]:  # fmt: skip
-        """Messages `last_seq` down to `after_seq + 1`, from memory where possible."""
-        entry, items, low = self._entry(store, tenant, session_id, last_seq, read)
+        """Messages `last_seq` down to `after_seq + 1`, from memory where possible.
+        `generation` (the session's creation time) tells a session deleted and created again
+        under the same id from the one before: its messages are never served for it."""
+        entry, items, low = self._entry(
+            store, tenant, session_id, last_seq=last_seq, read=read, generation=generation
+        )
         low = min(low, last_seq + 1)  # a caller behind the cache reads below what it asked
         for index in range(len(items) - 1, -1, -1):
             message = items[index]
@@ -216,26 +220,29 @@ class MessageCache:
             yield from reversed(older)
             low = start
 
-    def last_window(self, tenant: str, session_id: str) -> _Window | None:
+    def last_window(self, tenant: str, session_id: str, generation: float) -> _Window | None:
         with self._lock:
-            entry = self._entries.get((tenant, session_id))
+            entry = self._entries.get((tenant, session_id, generation))
             return None if entry is None else entry.window
 
-    def remember_window(self, tenant: str, session_id: str, window: _Window) -> None:
+    def remember_window(
+        self, tenant: str, session_id: str, generation: float, window: _Window
+    ) -> None:
         with self._lock:
-            entry = self._entries.get((tenant, session_id))
+            entry = self._entries.get((tenant, session_id, generation))
             if entry is not None and (
                 entry.window is None or entry.window.last_seq <= window.last_seq
             ):
                 entry.window = window
 
     def _entry(
-        self, store: Store, tenant: str, session_id: str, last_seq: int, read: list[int]
-    ) -> tuple[_Cached, list[Message], int]:
+        self, store: Store, tenant: str, session_id: str, *, last_seq: int, read: list[int],
+        generation: float,
+    ) -> tuple[_Cached, list[Message], int]:  # fmt: skip
         """The session's entry brought up to `last_seq`, and this call's view of it: its
         messages and the lowest seq they cover (another call may replace the entry's). An
         unknown session starts empty: its messages are read as far back as the window goes."""
-        key = (tenant, session_id)
+        key = (tenant, session_id, generation)
         with self._lock:
             entry = self._entries.pop(key, None)
             if entry is None or last_seq - entry.high > self.max_messages:
@@ -273,11 +280,13 @@ def build_context(
     page_size: int = 50,
     cache: MessageCache | None = None,
     last_seq: int | None = None,
+    session_created: float = 0.0,
 ) -> ContextWindow:
     """Build the model's input for the next turn of a session (see the module docstring).
 
     `token_counter` defaults to litellm's for `model`. `strategy="summarize"` needs a
-    `summarizer` and the `summary_model` it uses (recorded on the summary).
+    `summarizer` and the `summary_model` it uses (recorded on the summary). With a `cache`,
+    `last_seq` is the session's and `session_created` its creation time.
     """
     if strategy == "summarize" and (summarizer is None or summary_model is None):
         raise InputError("strategy 'summarize' needs a summarizer and a summary_model")
@@ -296,8 +305,9 @@ def build_context(
 
     if cache is not None and last_seq is not None:
         source = cache.newest_first(
-            store, tenant, session_id, last_seq=last_seq, after_seq=covered, read=read
-        )
+            store, tenant, session_id, last_seq=last_seq, after_seq=covered, read=read,
+            generation=session_created,
+        )  # fmt: skip
     else:
         source = _newest_first(
             store, tenant, session_id, page_size=page_size, after_seq=covered, read=read
@@ -312,15 +322,16 @@ def build_context(
     memo = None
     if strategy == "window" and cache is not None and last_seq is not None:
         memo = _extend_window(
-            cache, store, tenant, session_id, last_seq=last_seq, available=available, read=read
-        )
+            cache, store, tenant, session_id, last_seq=last_seq, available=available, read=read,
+            generation=session_created,
+        )  # fmt: skip
     if memo is not None:  # (`exhausted` matters to `summarize` only, which never gets here)
         chosen, exhausted, used = select(memo, available, count)
     else:
         stream = kept(source) if strategy == "summarize" else source
         chosen, exhausted, used = select(units(stream), available, count)
     if strategy == "window" and cache is not None and last_seq is not None:
-        cache.remember_window(tenant, session_id, _Window(
+        cache.remember_window(tenant, session_id, session_created, _Window(
             last_seq=last_seq, after_seq=covered, available=available, units=chosen))  # fmt: skip
 
     if strategy == "summarize" and not exhausted and summarizer is not None:
@@ -366,20 +377,27 @@ def _extend_window(
     last_seq: int,
     available: int,
     read: list[int],
+    generation: float,
 ) -> Iterator[list[Message]] | None:
     """The units to choose from, newest first, when the session's last window can be
     extended (the next step of a turn): the new messages' units, then that window's. Only a
     window of the same budget qualifies, and only when the new messages form whole units
     (a new tool result whose call is older means a full build). With more to fit, the choice
     stops within the last window, so it is the one a full build makes."""
-    last = cache.last_window(tenant, session_id)
+    last = cache.last_window(tenant, session_id, generation)
     if last is None or last.after_seq != 0 or last.available != available:
         return None
     if last.last_seq > last_seq:
         return None
     fresh = list(
         cache.newest_first(
-            store, tenant, session_id, last_seq=last_seq, after_seq=last.last_seq, read=read
+            store,
+            tenant,
+            session_id,
+            last_seq=last_seq,
+            after_seq=last.last_seq,
+            read=read,
+            generation=generation,
         )
     )
     grouped = list(units(iter(fresh)))
