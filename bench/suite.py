@@ -110,6 +110,24 @@ def run_figure(name: str, quick: bool) -> tuple[list[str], list[dict[str, Any]],
     return text, records, time.perf_counter() - start, code
 
 
+def targets_table(records: list[dict[str, Any]]) -> str:
+    """Every target of the run with its value, limit and verdict."""
+    return table(
+        ["figure", "target", "value", "limit", "verdict"],
+        [
+            [
+                t["source"],
+                t["target"],
+                "—" if t["value"] is None else f"{t['value']:.4g}",
+                f"{t['limit']:g}",
+                t["status"],
+            ]
+            for t in records
+            if t.get("figure") == "target"
+        ],
+    )
+
+
 def write_results(
     path: Path,
     sections: list[tuple[str, list[str], float, int]],
@@ -120,7 +138,6 @@ def write_results(
     info = machine()
     main_versions = versions(python_of("main"), VERSIONED)
     strands_versions = versions(python_of("strands"), ("strands-agents", "openai", "httpx"))
-    targets = [r for r in records if r.get("figure") == "target"]
     lines = [
         "# Benchmark results",
         "",
@@ -138,19 +155,7 @@ def write_results(
         "",
         "## Targets",
         "",
-        table(
-            ["figure", "target", "value", "limit", "verdict"],
-            [
-                [
-                    t["source"],
-                    t["target"],
-                    "—" if t["value"] is None else f"{t['value']:.4g}",
-                    f"{t['limit']:g}",
-                    t["status"],
-                ]
-                for t in targets
-            ],
-        ),
+        targets_table(records),
         "",
     ]
     why = explanations(records)
@@ -190,23 +195,8 @@ def main() -> int:
         if code != 0:
             failed.append(name)
     total = time.perf_counter() - start
-    targets = [r for r in records if r.get("figure") == "target"]
     print("\n### Targets\n")
-    print(
-        table(
-            ["figure", "target", "value", "limit", "verdict"],
-            [
-                [
-                    t["source"],
-                    t["target"],
-                    "—" if t["value"] is None else f"{t['value']:.4g}",
-                    f"{t['limit']:g}",
-                    t["status"],
-                ]
-                for t in targets
-            ],
-        )
-    )
+    print(targets_table(records))
     for target, text in explanations(records):
         print(f"\n{target}: {text}")
     print(f"\nbenchmarks took {total / 60:.1f} min" + (f"; failed: {failed}" if failed else ""))

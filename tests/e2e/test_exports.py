@@ -55,6 +55,12 @@ def collector(monkeypatch):
     server.shutdown()
 
 
+def exported(collector) -> list:
+    """Every span the collector has received."""
+    return [s for request in collector.received for rs in request.resource_spans
+            for ss in rs.scope_spans for s in ss.spans]  # fmt: skip
+
+
 def attributes(span) -> dict:
     out = {}
     for item in span.attributes:
@@ -78,8 +84,7 @@ def test_otlp_export_with_genai_attributes(podium, agents, fake_openai, collecto
     assert run.status == "succeeded"
     deadline = time.monotonic() + 10  # the export follows the run's last event
     while True:
-        spans = [s for request in collector.received for rs in request.resource_spans
-                 for ss in rs.scope_spans for s in ss.spans]  # fmt: skip
+        spans = exported(collector)
         if any(s.name.startswith("invoke_agent") for s in spans) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
@@ -105,9 +110,7 @@ def test_otlp_export_with_genai_attributes(podium, agents, fake_openai, collecto
     end_run({"tenant": TENANT, "session_id": run.session_id, "run_id": run.run_id,
              "agent": "exported", "agent_hash": run.agent_hash})  # fmt: skip
     time.sleep(0.5)  # an export would be sent at once
-    again = [s for request in collector.received for rs in request.resource_spans
-             for ss in rs.scope_spans for s in ss.spans]  # fmt: skip
-    assert sum(s.name.startswith("invoke_agent") for s in again) == 1
+    assert sum(s.name.startswith("invoke_agent") for s in exported(collector)) == 1
 
 
 def test_emf_metrics_and_json_logs(podium, agents, fake_openai, monkeypatch, capsys):

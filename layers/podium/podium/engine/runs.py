@@ -197,16 +197,8 @@ class RunService:
             return run
         self.rt.cancelled.add(run_id)
         if run.status == "queued" and run.execution_ref is None:
-            from podium.engine.step_run import finish_execution  # noqa: PLC0415
-
             self._drop_queued(tenant, session_id, run_id)
-            finish_execution(
-                self.rt,
-                execution_payload(run),
-                "ABORTED",
-                CANCELLED_ERROR,
-                "cancelled before it started",
-            )
+            self._close_unstarted(run)
         elif self.rt.orchestrator is not None:
             try:
                 self.rt.orchestrator.stop(run_id, cause="cancelled")
@@ -215,17 +207,19 @@ class RunService:
                 # (or never will: its starter died): close it here; one that starts later
                 # finds the run closed and ends at once
                 current = self.rt.store.get_run(tenant, session_id, run_id)
-                if current.terminal:
-                    return current
-                if current.status != "queued":
+                if current.status != "queued" and not current.terminal:
                     raise
-                from podium.engine.step_run import finish_execution  # noqa: PLC0415
-
-                finish_execution(
-                    self.rt, execution_payload(current), "ABORTED", CANCELLED_ERROR,
-                    "cancelled before it started",
-                )  # fmt: skip
+                self._close_unstarted(current)
         return self.rt.store.get_run(tenant, session_id, run_id)
+
+    def _close_unstarted(self, run: Run) -> None:
+        """Close a cancelled run whose execution never started (a closed run stays as is)."""
+        from podium.engine.step_run import finish_execution  # noqa: PLC0415
+
+        finish_execution(
+            self.rt, execution_payload(run), "ABORTED", CANCELLED_ERROR,
+            "cancelled before it started",
+        )  # fmt: skip
 
     def _drop_queued(self, tenant: str, session_id: str, run_id: str) -> None:
         session = self.rt.store.get_session(tenant, session_id)

@@ -204,8 +204,10 @@ def _close(
     writer.flush()
     if began and repeated:  # end the span and export once: not if an earlier close did
         stored = rt.store.list_spans(ids.tenant, ids.session_id, ids.run_id)
-        began = not any(span.span_id == RUN_SPAN and span.end is not None for span in stored)
-    if began:  # the run's span as BeginRun wrote it, ended when the run was closed
+        ended = any(span.span_id == RUN_SPAN and span.end is not None for span in stored)
+    else:
+        ended = False
+    if began and not ended:  # the run's span as BeginRun wrote it, ended at the run's close
         spans = SpanRecorder(rt.store, ids.tenant, ids.session_id, ids.run_id, clock=rt.clock)
         spans.end(
             _run_span(ids, run),

@@ -57,35 +57,15 @@ def _record(run: Run, spans: list[Span], agent: str) -> None:
         attributes = span.attributes or {}
         if span.kind == "model":
             model = str(attributes.get("model", span.name))
-            emit(
-                "InputTokens",
-                MetricUnit.Count,
-                float(attributes.get("input_tokens", 0)),
-                agent=agent,
-                model=model,
-            )
-            emit(
-                "OutputTokens",
-                MetricUnit.Count,
-                float(attributes.get("output_tokens", 0)),
-                agent=agent,
-                model=model,
-            )
-            emit(
-                "CostUSD",
-                MetricUnit.NoUnit,
-                float(attributes.get("cost_usd", 0.0)),
-                agent=agent,
-                model=model,
-            )
-            if attributes.get("latency_ms") is not None:
-                emit(
-                    "ModelLatency",
-                    MetricUnit.Milliseconds,
-                    float(attributes["latency_ms"]),
-                    agent=agent,
-                    model=model,
-                )
+            for name, unit, key in (
+                ("InputTokens", MetricUnit.Count, "input_tokens"),
+                ("OutputTokens", MetricUnit.Count, "output_tokens"),
+                ("CostUSD", MetricUnit.NoUnit, "cost_usd"),
+                ("ModelLatency", MetricUnit.Milliseconds, "latency_ms"),
+            ):
+                value = attributes.get(key, None if key == "latency_ms" else 0)
+                if value is not None:  # a call without a latency reports none
+                    emit(name, unit, float(value), agent=agent, model=model)
         elif span.kind in {"tool", "approval"}:
             tool = str(attributes.get("tool", span.name))
             emit("ToolCalls", MetricUnit.Count, 1, agent=agent, tool=tool)
