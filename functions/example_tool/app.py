@@ -1,4 +1,4 @@
-"""An example `lambda` tool: your own function, invoked by Podium's state machine.
+"""An example `lambda` tool: your own function, invoked by Podium's tool runner.
 
 `podium.tool` makes a plain function a Lambda handler that honours Podium's tool contract:
 the event `{call_id, name, arguments, tenant, session_id, run_id}` becomes keyword arguments,

@@ -1,6 +1,6 @@
-"""The AWS code path: the checked-in run machine executing under moto's Step Functions, its
-Lambda tasks dispatched to Podium's real handlers, state in DynamoDB and S3, runs started,
-approved and cancelled through the Step Functions orchestrator."""
+"""The AWS code path: the run machine of the repository's agents executing under moto's Step
+Functions, its Lambda tasks dispatched to Podium's real handlers, state in DynamoDB and S3,
+runs started, approved and cancelled through the Step Functions orchestrator."""
 
 from __future__ import annotations
 
@@ -10,64 +10,25 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from podium.engine import handlers
-from podium.engine.agents import AgentRegistry
 from podium.engine.runs import RunService
-from podium.engine.runtime import Runtime, set_runtime
-from podium.engine.stepfunctions import StepFunctionsOrchestrator
-from podium.store.blobs import S3BlobStore
-from podium.store.dynamodb import DynamoStore, create_table
-from support.moto_sfn import moto_state_machine, podium_handlers
-from support.serialized import SerializedClient
+from podium.store.dynamodb import DynamoStore
+from support.aws_env import aws_podium
+from support.podium_env import TENANT, wait_for_run
 
 ROOT = Path(__file__).parents[2]
-TENANT = "acme"
 
 
 @pytest.fixture
 def aws(monkeypatch) -> Iterator[tuple[RunService, DynamoStore, Any]]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("PODIUM_DEMO_TOKEN_DELAY_MS", "0")
-    with moto_state_machine(podium_handlers()) as machine:
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
-        s3 = boto3.client("s3", region_name="us-east-1")
-        create_table(ddb, "podium")
-        s3.create_bucket(Bucket="podium-blobs")
-        store = DynamoStore(
-            "podium", SerializedClient(ddb), blobs=S3BlobStore("podium-blobs", SerializedClient(s3))
-        )
-        runtime = Runtime(
-            store=store,
-            agents=AgentRegistry(store, ROOT / "agents"),
-            orchestrator=StepFunctionsOrchestrator(machine.arn, machine.client),
-            event_batch_ms=100,
-        )
-        set_runtime(runtime)
-        try:
-            yield RunService(runtime), store, machine
-        finally:
-            set_runtime(None)
+    with aws_podium(ROOT / "agents", monkeypatch) as podium:
+        yield podium.service, podium.store, podium.machine
 
 
 def wait(store: DynamoStore, session: str, run_id: str, timeout: float = 60) -> Any:
-    """The run once it has ended and its final `finish` event is written."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        run = store.get_run(TENANT, session, run_id)
-        if run.terminal:
-            events = store.list_events(TENANT, session, run_id=run_id, limit=1000)
-            if events and events[-1].type == "finish":
-                return run
-        time.sleep(0.1)
-    raise TimeoutError(run.status)
+    return wait_for_run(store, session, run_id, timeout)
 
 
 def test_weather_run_on_step_functions_and_dynamodb(aws):

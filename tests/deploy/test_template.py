@@ -93,13 +93,27 @@ def test_lambda_tools_are_filled_with_the_function_the_agent_names(template):
             assert str(value.get("Fn::Sub", value)).endswith(f":function:{entry['function']}")
 
 
-def test_the_machine_can_invoke_exactly_its_functions(template):
+def test_the_machine_can_invoke_exactly_podiums_functions(template):
+    """Step Functions invokes Podium's handlers; a `lambda` tool's function is invoked by
+    the tool runner (which reads the call's arguments from the store and keeps the
+    function's answer out of the machine's state)."""
     subs = machine(template)["DefinitionSubstitutions"]
+    podium = [subs[name] for name, entry in FUNCTIONS_JSON["functions"].items()
+              if entry["kind"] == "podium"]  # fmt: skip
     [invoke] = [s for s in machine(template)["Policies"][0]["Statement"]
                 if s["Action"] == "lambda:InvokeFunction"]  # fmt: skip
-    assert sorted(map(json.dumps, invoke["Resource"])) == sorted(map(json.dumps, subs.values()))
+    assert sorted(map(json.dumps, invoke["Resource"])) == sorted(map(json.dumps, podium))
     other = [s for s in machine(template)["Policies"][0]["Statement"] if s is not invoke]
     assert all(not str(s["Action"]).startswith("lambda") for s in other)
+
+
+def test_the_tool_runner_can_invoke_exactly_the_lambda_tools(template):
+    subs = machine(template)["DefinitionSubstitutions"]
+    tools = [subs[name] for name, entry in FUNCTIONS_JSON["functions"].items()
+             if entry["kind"] == "lambda_tool"]  # fmt: skip
+    statements = template["Resources"]["ToolRunnerFunction"]["Properties"]["Policies"][0]
+    [invoke] = [s for s in statements["Statement"] if s["Action"] == "lambda:InvokeFunction"]
+    assert sorted(map(json.dumps, invoke["Resource"])) == sorted(map(json.dumps, tools))
 
 
 # ----------------------------------------------------------------------------- handlers

@@ -53,8 +53,8 @@ def test_only_the_translated_template_shows_a_broken_generated_policy(
     # SAM copies `Policies` into the IAM role it generates: the SAM schema does not look
     # inside them, CloudFormation's does.
     broken = template_copy(
-        ("Sid: InvokeTheAgentsFunctionsOnly\n              Effect: Allow",
-         "Sid: InvokeTheAgentsFunctionsOnly\n              Effect: Permit")
+        ("Sid: InvokePodiumsFunctionsOnly\n              Effect: Allow",
+         "Sid: InvokePodiumsFunctionsOnly\n              Effect: Permit")
     )  # fmt: skip
     assert validate.cfn_lint(broken).passed
     result = validate.cfn_lint_translated(broken, tmp_path)

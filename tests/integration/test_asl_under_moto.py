@@ -8,7 +8,12 @@ import json
 
 from moto.awslambda.models import LambdaFunction
 
-from support.moto_sfn import TaskError, moto_state_machine
+from support.moto_sfn import moto_state_machine
+
+
+class WeatherServiceError(Exception):
+    pass
+
 
 RUN = {"tenant": "t1", "session_id": "s1", "run_id": "r1", "agent": "weather", "agent_hash": "h"}
 
@@ -26,9 +31,9 @@ def scripted_handlers(tool_failures: dict[str, int]):
                 "number": 1,
                 "next": "tools",
                 "calls": [
-                    {"call_id": "c1", "name": "get_weather", "arguments": {"city": "Paris"}},
-                    {"call_id": "c2", "name": "get_time", "arguments": {"timezone": "UTC"}},
-                    {"call_id": "c3", "name": "no_such_tool", "arguments": {}},
+                    {"call_id": "c1", "name": "get_weather"},
+                    {"call_id": "c2", "name": "get_time"},
+                    {"call_id": "c3", "name": "no_such_tool"},
                 ],
             },
             {"number": 2, "next": "end", "calls": []},
@@ -39,7 +44,7 @@ def scripted_handlers(tool_failures: dict[str, int]):
         name = event["call"]["name"]
         if tool_failures.get(name, 0) > 0:
             tool_failures[name] -= 1
-            raise TaskError("WeatherServiceError", "flaky")
+            raise WeatherServiceError("flaky")
         return {"call_id": event["call"]["call_id"], "outcome": "ok"}
 
     return {
@@ -72,7 +77,7 @@ def test_model_step_failure_goes_through_fail_run():
     handlers = scripted_handlers({})
 
     def broken(event):
-        raise TaskError("ValueError", "boom")
+        raise ValueError("boom")
 
     handlers["ModelStepArn"] = broken
     with moto_state_machine(handlers) as machine:

@@ -22,6 +22,15 @@ from podium.store.sqlite import SqliteStore
 from support.moto_sfn import moto_state_machine
 
 HandlerFactory = Callable[["Side"], dict[str, Callable[[dict[str, Any]], Any]]]
+_named: dict[str, type[Exception]] = {}
+
+
+def named_error(name: str) -> type[Exception]:
+    """An exception class called `name`: the only way a Lambda handler names its error (the
+    runtime reports the class's `__name__`)."""
+    if name not in _named:
+        _named[name] = type(name, (Exception,), {})
+    return _named[name]
 
 
 @dataclass
@@ -123,9 +132,30 @@ def run_both(
     return run_local(definition, factory, payload, tmp), run_moto(definition, factory, payload)
 
 
+LAMBDA_ERROR_KEYS = {"errorMessage", "errorType", "requestId", "stackTrace"}
+
+
+def comparable(value: Any) -> Any:
+    """`value` with every Lambda error body (a task failure's Cause) reduced to what both
+    executors must agree on: its keys, error type and message (request ids and stack frames
+    differ by nature)."""
+    if isinstance(value, dict):
+        return {key: comparable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [comparable(item) for item in value]
+    if isinstance(value, str) and value.startswith("{"):
+        try:
+            body = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+        if isinstance(body, dict) and set(body) == LAMBDA_ERROR_KEYS:
+            return {"lambda_error": (body["errorType"], body["errorMessage"])}
+    return value
+
+
 def strip_tokens(calls: dict[str, list[tuple[str, dict[str, Any]]]]) -> dict[str, list[Any]]:
     """Task tokens differ between executors by nature; compare everything else."""
     return {
-        lane: [(fn, {k: v for k, v in p.items() if k != "token"}) for fn, p in entries]
+        lane: [(fn, comparable({k: v for k, v in p.items() if k != "token"})) for fn, p in entries]
         for lane, entries in calls.items()
     }

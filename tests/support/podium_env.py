@@ -14,6 +14,7 @@ from podium.engine.local import LocalRunner
 from podium.engine.runs import RunService
 from podium.engine.runtime import Runtime
 from podium.models.client import RetryPolicy
+from podium.store.base import Store
 from podium.store.models import Run
 from podium.store.sqlite import SqliteStore
 
@@ -67,6 +68,19 @@ def decline(card):
 """
 
 
+def wait_for_run(store: Store, session: str, run_id: str, timeout: float = 30) -> Run:
+    """The run once it has ended and its final `finish` event is in the log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = store.get_run(TENANT, session, run_id)
+        if run.terminal:
+            events = store.list_events(TENANT, session, run_id=run_id, limit=1000)
+            if events and events[-1].type == "finish":
+                return run
+        time.sleep(0.02)
+    raise TimeoutError(f"run {run_id} did not end: {run.status}")
+
+
 def agent_yaml(name: str, body: str) -> str:
     """An agent file; the model defaults to openai/gpt-4o-mini (the fake server)."""
     body = textwrap.dedent(body)
@@ -103,15 +117,7 @@ class Podium:
 
     def wait(self, session: str, run_id: str, timeout: float = 30) -> Run:
         """The run once it has ended and its final `finish` event is in the log."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = self.store.get_run(TENANT, session, run_id)
-            if run.terminal:
-                events = self.store.list_events(TENANT, session, run_id=run_id, limit=1000)
-                if events and events[-1].type == "finish":
-                    return run
-            time.sleep(0.02)
-        raise TimeoutError(f"run {run_id} did not end: {run.status}")
+        return wait_for_run(self.store, session, run_id, timeout)
 
     def wait_for_event(self, session: str, run_id: str, kind: str, timeout: float = 15) -> dict:
         deadline = time.monotonic() + timeout

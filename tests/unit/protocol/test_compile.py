@@ -132,7 +132,9 @@ tools:
     }
     run = states["Run restart"]
     key = lambda_substitution("ops", "restart")
-    assert run["Parameters"]["FunctionName"] == "${" + key + "}"
+    # the tool runner invokes the function: its ARN is data for the task, not the resource
+    assert run["Resource"] == "${ToolRunnerArn}"
+    assert run["Parameters"]["function"] == "${" + key + "}"
     assert run["Retry"] == [
         {
             "ErrorEquals": ["States.ALL"],
@@ -142,7 +144,7 @@ tools:
             "MaxDelaySeconds": 30,
         }
     ]
-    assert run["Next"] == "Done restart"
+    assert run["End"] is True
     functions = function_map([loaded])["functions"]
     assert functions[key]["function"].endswith(":function:restart-svc")
 

@@ -6,15 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from podium.engine.asl import StatesError
 from podium.errors import ConflictError, InputError
+from podium.protocol.failures import RunCancelled
 
 if TYPE_CHECKING:
     from podium.engine.runtime import Runtime
     from podium.protocol.agent import Agent
     from podium.store.models import Message, Run
-
-CANCELLED_ERROR = "Podium.Cancelled"
 
 
 @dataclass(frozen=True)
@@ -80,7 +78,7 @@ def change_run(
 def mark_cancelled_if_requested(rt: Runtime, run: Run) -> None:
     """A step of a run already cancelled does nothing: it fails the execution at once."""
     if run.status == "cancelled" or run.run_id in rt.cancelled:
-        raise StatesError(CANCELLED_ERROR, "the run was cancelled")
+        raise RunCancelled("the run was cancelled")
 
 
 def counted(message: Message, agent: Agent) -> Message:

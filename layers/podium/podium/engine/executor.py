@@ -11,8 +11,8 @@ running when the process died runs again: handlers are idempotent.
 Task resources are `${Name}` substitutions (called with the rendered Parameters; the result
 is the handler's return value) or `lambda:invoke[.waitForTaskToken]` with a `${Name}`
 FunctionName (the result is wrapped as `{"Payload": ..., "StatusCode": 200}`). A handler's
-exception fails the task with the exception's class name as the error, as Lambda reports it;
-raise `StatesError` to choose the name.
+exception fails the task with the exception's class name as the error and its Lambda error
+body as the cause, exactly as the AWS Python runtime reports it (`podium.protocol.failures`).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from podium.engine import asl
 from podium.engine.asl import AslError, Json, StatesError
 from podium.engine.workers import Workers
 from podium.errors import ConflictError, NotFoundError
+from podium.protocol.failures import error_cause, lambda_error_payload
 
 if TYPE_CHECKING:
     from podium.store.models import Checkpoint
@@ -607,15 +608,13 @@ class LocalExecutor:
 
 
 def _invoke(handler: Handler, payload: Json) -> Json:
-    """Call a handler; a failure is reported as Lambda reports it to Step Functions: the error
-    is the exception's class name (or a StatesError's name), the cause the JSON error body."""
+    """Call a handler; a failure is reported as the AWS Python runtime reports it to Step
+    Functions: the error is the exception's class name, the cause its JSON error body."""
     try:
         return handler(payload)
     except Exception as exc:
-        error = exc.error if isinstance(exc, StatesError) else type(exc).__name__
-        message = exc.cause if isinstance(exc, StatesError) else str(exc)
-        body = {"errorType": error, "errorMessage": message[:32_000]}
-        raise StatesError(error, json.dumps(body, separators=(",", ":"))) from exc
+        body = lambda_error_payload(exc, skip_frames=1)
+        raise StatesError(body["errorType"], error_cause(body)) from exc
 
 
 def _token_is_waited(doc: dict[str, Any], token: str) -> bool:
@@ -623,6 +622,19 @@ def _token_is_waited(doc: dict[str, Any], token: str) -> bool:
 
 
 def _substitutions(definition: dict[str, Json]) -> set[str]:
-    import re  # noqa: PLC0415
-
-    return set(re.findall(r"\$\{([A-Za-z0-9_]+)\}", json.dumps(definition)))
+    """The `${Name}` functions a definition's Task states invoke (a Resource, or a
+    `lambda:invoke` FunctionName): each needs a handler. A substitution elsewhere (in a
+    Parameters value) is data for the task."""
+    found: set[str] = set()
+    for state in definition.get("States", {}).values():
+        if state.get("Type") == "Map":
+            found |= _substitutions(state.get("ItemProcessor", {}))
+        if state.get("Type") != "Task":
+            continue
+        reference = state.get("Resource", "")
+        if reference in (asl.LAMBDA_INVOKE, asl.LAMBDA_INVOKE_WAIT):
+            reference = str((state.get("Parameters") or {}).get("FunctionName", ""))
+        match = asl.SUBSTITUTION.match(reference)
+        if match is not None:
+            found.add(match.group(1))
+    return found

@@ -15,11 +15,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from podium.engine.asl import StatesError
 from podium.engine.executor import ExecutionResult, LocalExecutor
 from podium.engine.runtime import Runtime, set_runtime
 from podium.errors import ConflictError, NotFoundError
-from podium.protocol.compile import PODIUM_FUNCTIONS, compile_machine, substitutions_used
+from podium.protocol.compile import PODIUM_FUNCTIONS, compile_machine
 from podium.protocol.loader import load_agents
 
 log = logging.getLogger(__name__)
@@ -79,7 +78,7 @@ class LocalRunner:
             definition = compile_machine(load_agents(agents_dir).values())
         self.executor = LocalExecutor(
             definition,
-            _handlers(definition),
+            _handlers(),
             runtime.store,
             owner=self.owner,
             sleep_scale=retry_sleep_scale,
@@ -140,28 +139,12 @@ class LocalRunner:
         finish_execution(self.runtime, payload, result.status, result.error, result.cause)
 
 
-def _handlers(definition: dict[str, Any]) -> dict[str, Any]:
+def _handlers() -> dict[str, Any]:
     from podium.engine import handlers  # noqa: PLC0415
 
-    found = {
+    return {
         name: getattr(handlers, path.rsplit(".", 1)[1]) for name, path in PODIUM_FUNCTIONS.items()
     }
-    for name in substitutions_used(definition) - set(found):  # `lambda` tools: AWS only
-        found[name] = _lambda_unavailable(name)
-    return found
-
-
-def _lambda_unavailable(name: str) -> Any:
-    """A `lambda` tool's function is invoked by Step Functions in AWS; locally there is no
-    Lambda to call, so its calls end as error results the model sees (the run goes on)."""
-
-    def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-        raise StatesError(
-            "Podium.LambdaToolUnavailable",
-            f"{name}: lambda tools run in AWS; the local runner has no Lambda to invoke",
-        )
-
-    return handler
 
 
 def load_definition(path: Path) -> dict[str, Any]:

@@ -13,9 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from podium.engine.context import CANCELLED_ERROR, RunIds, change_run
+from podium.engine.context import RunIds, change_run
 from podium.engine.tools import output_key, package_output, to_jsonable
 from podium.errors import ConflictError, InputError, NotFoundError, PodiumError
+from podium.protocol.failures import CANCELLED_ERROR, CLIENT_TOOL_ERROR, DENIED_ERROR
 from podium.protocol.variables import resolve_variables
 from podium.store.ids import new_run_id
 from podium.store.models import QueuedInput, Run, Session
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 200_000
 LEASE_MARGIN_S = 120
-DENIED_ERROR = "Podium.Denied"
 
 
 @dataclass(frozen=True)
@@ -264,7 +264,7 @@ class RunService:
         assert self.rt.orchestrator is not None
         if error is not None:
             self.rt.orchestrator.send_task_failure(
-                resolved.task_token, "Podium.ClientToolError", error[:10_000]
+                resolved.task_token, CLIENT_TOOL_ERROR, error[:10_000]
             )
         else:
             key = output_key(tenant, session_id, run_id, call_id)

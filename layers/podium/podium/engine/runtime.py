@@ -13,6 +13,7 @@ from podium import settings
 
 if TYPE_CHECKING:
     from podium.engine.agents import AgentRegistry
+    from podium.engine.lambda_tools import LambdaTools
     from podium.models.client import RetryPolicy
     from podium.store.base import Store
     from podium.store.context import MessageCache
@@ -58,6 +59,8 @@ class Runtime:
     """How often a streaming step re-reads its run to notice a cancel from another process."""
     message_cache: MessageCache = field(default_factory=_message_cache)
     """Recent messages kept between turns: a turn reads only what is new."""
+    lambda_tools: LambdaTools | None = None
+    """Invokes `lambda` tools (the tool runner in AWS); None: there is no Lambda to call."""
 
 
 _runtime: Runtime | None = None
@@ -101,4 +104,15 @@ def _from_environment() -> Runtime:
 
         orchestrator = StepFunctionsOrchestrator(machine)
     batch = float(settings.resolve(None, settings.ENV_EVENT_BATCH_MS, "100"))
-    return Runtime(store=store, agents=agents, orchestrator=orchestrator, event_batch_ms=batch)
+    lambda_tools = None
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        from podium.engine.lambda_tools import LambdaTools  # noqa: PLC0415
+
+        lambda_tools = LambdaTools()
+    return Runtime(
+        store=store,
+        agents=agents,
+        orchestrator=orchestrator,
+        event_batch_ms=batch,
+        lambda_tools=lambda_tools,
+    )

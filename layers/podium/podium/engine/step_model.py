@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 from podium.engine import ui_stream as ui
 from podium.engine.agents import PinnedAgent
 from podium.engine.aio import run_coroutine
-from podium.engine.asl import StatesError
 from podium.engine.context import (
     RunIds,
     change_run,
@@ -36,13 +35,13 @@ from podium.models import types as mt
 from podium.observe.redact import Redactor
 from podium.observe.spans import RUN_SPAN, SpanRecorder, model_span_id, step_span_id
 from podium.protocol.agent import Agent
+from podium.protocol.failures import ModelFailed, ModelRetryable, RunCancelled
 from podium.protocol.variables import render
 from podium.store.models import Message, Run, Session, Usage
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-RETRYABLE_ERROR = "Podium.ModelRetryable"
 MAX_INLINE_ARGUMENTS = 64 * 1024
 REDACTION_WINDOW = 128
 """Characters of streamed text held back when an agent redacts patterns (a match up to this
@@ -202,7 +201,7 @@ def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         run = load_run(rt, ids)
         mark_cancelled_if_requested(rt, run)
         if run.step == number and run.step_result is not None:
-            return dict(run.step_result)  # a redelivery: the step already happened
+            return state_view(run.step_result)  # a redelivery: the step already happened
         attempt = run.step_attempt + 1 if run.step == number else 0
         try:
             run = rt.store.update_run(
@@ -277,15 +276,15 @@ def _step(
     except RunCancelledError:
         writer.flush()
         spans.end(step_span, status="error", error={"Error": "Podium.Cancelled"})
-        raise StatesError("Podium.Cancelled", "the run was cancelled") from None
+        raise RunCancelled("the run was cancelled") from None
     except ModelError as exc:
         writer.flush()
         spans.end(step_span, status="error", error={"Error": exc.code, "Cause": exc.message})
         if exc.details.get("streamed"):
             writer.emit(ui.data(ui.DATA_NOTICE, {"kind": "stream-error", "message": exc.message}))
             writer.flush()
-            raise StatesError(RETRYABLE_ERROR, exc.message) from None
-        raise StatesError("Podium.ModelError", exc.message) from None
+            raise ModelRetryable(exc.message) from None
+        raise ModelFailed(exc.message) from None
     except BudgetExceededError as exc:
         writer.emit(ui.data(ui.DATA_NOTICE, {"kind": "budget-stop", "message": exc.message}))
         writer.flush()
@@ -412,7 +411,7 @@ def _call(
     if ids.run_id in rt.cancelled:  # cancelled while the last tokens came in
         raise RunCancelledError
     calls, rejected = _validate_calls(agent, result.tool_calls, writer)
-    rt.store.append_message(
+    stored = rt.store.append_message(
         ids.tenant, ids.session_id,
         counted(Message(role="assistant", run_id=ids.run_id, **_assistant_fields(result)), agent),
         idempotency_key=f"{ids.run_id}:{number}:assistant",
@@ -420,7 +419,8 @@ def _call(
     if not result.tool_calls:
         writer.emit(ui.finish_step())
         return {"number": number, "next": "end", "calls": []}
-    return {"number": number, "next": "tools", "calls": calls, "rejected": rejected}
+    return {"number": number, "next": "tools", "calls": calls, "rejected": rejected,
+            "message_seq": stored.seq}  # fmt: skip
 
 
 def _context(
@@ -470,11 +470,14 @@ def _validate_calls(
     agent: Agent, tool_calls: list[mt.ToolCallResult], writer: EventWriter
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Split the model's calls into those that may run and those rejected at once (unknown
-    tool, arguments that are not JSON or fail the tool's schema)."""
+    tool, arguments that are not JSON or fail the tool's schema, one call too many). An
+    accepted call is a reference, `{call_id, name}`: its arguments stay in the assistant
+    message, where the tool's task reads them, so no step's state grows with them."""
     from jsonschema import Draft202012Validator  # noqa: PLC0415
 
     accepted: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
+    most = agent.limits.max_tool_calls_per_step
     for call in tool_calls:
         tool = agent.tool(call.name)
         problem: str | None = None
@@ -496,16 +499,30 @@ def _validate_calls(
                 problem = f"invalid arguments at {where}: {errors[0].message}"
         if problem is None and len(call.arguments_json) > MAX_INLINE_ARGUMENTS:
             problem = f"arguments larger than {MAX_INLINE_ARGUMENTS} bytes"
+        if problem is None and len(accepted) >= most:
+            problem = (f"more than {most} tool calls in one step (max_tool_calls_per_step): "
+                       "make this call again in your next step")  # fmt: skip
         if problem is not None:
             writer.emit(ui.tool_input_error(call.id, call.name, arguments, problem))
-            rejected.append({"call_id": call.id, "name": call.name, "error": problem})
+            rejected.append({"call_id": call.id, "name": call.name[:200], "error": problem})
             continue
         writer.emit(ui.tool_input_available(call.id, call.name, arguments))
         assert tool is not None
         if tool.approval_policy is not None:
             writer.emit(ui.tool_approval_request(call.id))
-        accepted.append({"call_id": call.id, "name": call.name, "arguments": arguments})
+        accepted.append({"call_id": call.id, "name": call.name})
     return accepted, rejected
+
+
+def state_view(outcome: dict[str, Any]) -> dict[str, Any]:
+    """What of a step's stored outcome travels in the machine's state: its number, where the
+    run goes next, the calls by reference, and why it stops. Rejected calls and the assistant
+    message's place stay in the store (the run's `step_result`)."""
+    view: dict[str, Any] = {
+        key: outcome[key] for key in ("number", "next", "calls", "error") if key in outcome
+    }
+    view["calls"] = [{"call_id": c["call_id"], "name": c["name"]} for c in view.get("calls", [])]
+    return view
 
 
 def _assistant_fields(result: mt.ModelResult) -> dict[str, Any]:
@@ -593,7 +610,7 @@ def _finish_step(
     spans.flush()
     change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda run: None
                if run.step != number else {"step_result": outcome})  # fmt: skip
-    return outcome
+    return state_view(outcome)
 
 
 def _days(days: int | None) -> float | None:

@@ -12,13 +12,13 @@ import logging
 from typing import Any
 
 from podium.engine import ui_stream as ui
-from podium.engine.asl import StatesError
-from podium.engine.context import CANCELLED_ERROR, RunIds, change_run, load_run
+from podium.engine.context import RunIds, change_run, load_run
 from podium.engine.eventlog import BEGIN_LANE, END_LANE, FAIL_LANE, EventWriter
 from podium.engine.runtime import Runtime
 from podium.errors import ConflictError, NotFoundError
 from podium.observe.redact import Redactor
 from podium.observe.spans import RUN_SPAN, SpanRecorder
+from podium.protocol.failures import CANCELLED_ERROR, LeaseLost, RunCancelled
 from podium.store.ids import parse_event_id
 from podium.store.models import Message, QueuedInput, Run, Span
 
@@ -33,11 +33,11 @@ def begin_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     ids = RunIds.from_payload(payload)
     run = load_run(rt, ids)
     if run.terminal:
-        raise StatesError(CANCELLED_ERROR, f"the run is already {run.status}")
+        raise RunCancelled(f"the run is already {run.status}")
     session = rt.store.get_session(ids.tenant, ids.session_id)
     holder = session.lease_holder(rt.clock())
     if holder != ids.run_id:
-        raise StatesError("Podium.LeaseLost", f"the session's lease is held by {holder}")
+        raise LeaseLost(f"the session's lease is held by {holder}")
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
     redact = Redactor(pinned.agent.redact)
     rt.store.append_message(

@@ -19,31 +19,40 @@ from podium.engine.tools import (
     output_text,
     package_output,
     run_tool_call,
+    to_jsonable,
     unpack_output,
 )
 from podium.errors import ToolError
 from podium.observe.redact import Redactor
 from podium.observe.spans import SpanRecorder, step_span_id, tool_span_id
+from podium.protocol.failures import LambdaToolUnavailable, named_tool_error
 from podium.store.ids import new_ulid
-from podium.store.models import Message, PendingApproval
+from podium.store.models import BlobRef, Message, PendingApproval, Run
 
 log = logging.getLogger(__name__)
 
 PREVIEW_BYTES = 16 * 1024
 """Largest output sent whole in a `tool-output-available` event; larger ones are previewed."""
+MAX_ERROR_MESSAGE = 1000
+"""Characters of a tool's error message kept in the failure the machine sees (it travels in
+the Map's state with its siblings'); the attempt's span keeps as much."""
 
 
 def run_tool(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
-    """Run one `python` or `http` call. A failure is re-raised with the tool's own error name,
-    so the state's Retry (by error name) and Catch apply; every attempt is a span."""
+    """Run one `python`, `http` or `lambda` call. A failure is raised again under the name of
+    the tool's own error (its exception's class name; a `lambda` tool's `errorType`) with a
+    message of bounded size, so the state's Retry and Catch match it as written and the
+    Map's state stays small; every attempt is a span."""
     ids = RunIds.from_payload(payload)
     call = payload["call"]
     step = int(payload["step"])
-    mark_cancelled_if_requested(rt, load_run(rt, ids))
+    run = load_run(rt, ids)
+    mark_cancelled_if_requested(rt, run)
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
     tool = pinned.agent.tool(call["name"])
     if tool is None:
         raise ToolError(f"unknown tool {call['name']!r}")
+    arguments = call_arguments(rt, ids, run, step, call["call_id"])
     spans = SpanRecorder(
         rt.store,
         ids.tenant,
@@ -54,19 +63,21 @@ def run_tool(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     )
     started = time.time()
     span_id = f"{tool_span_id(step, call['call_id'])}-a{new_ulid()}"
+    key = output_key(ids.tenant, ids.session_id, ids.run_id, call["call_id"])
     try:
-        output = run_tool_call(pinned, tool, dict(call.get("arguments") or {}))
+        if tool.kind == "lambda":
+            packed = _invoke_lambda_tool(rt, ids, payload.get("function"), call, arguments)
+        else:
+            output = run_tool_call(pinned, tool, arguments)
+            packed = package_output(output, blobs=rt.store.blobs, key=key)
     except Exception as exc:
+        name = type(exc).__name__
+        message = str(exc)[:MAX_ERROR_MESSAGE]
         spans.record(span_id, "attempt", f"{tool.name} attempt", parent_id=tool_span_id(
             step, call["call_id"]), start=started, end=time.time(), status="error",
-            error={"Error": type(exc).__name__, "Cause": str(exc)[:2000]})  # fmt: skip
-        log.info(
-            "run_id=%s tool=%s error=%s | tool attempt failed",
-            ids.run_id,
-            tool.name,
-            type(exc).__name__,
-        )
-        raise
+            error={"Error": name, "Cause": message})  # fmt: skip
+        log.info("run_id=%s tool=%s error=%s | tool attempt failed", ids.run_id, tool.name, name)
+        raise named_tool_error(name)(message) from None
     spans.record(
         span_id,
         "attempt",
@@ -75,12 +86,42 @@ def run_tool(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         start=started,
         end=time.time(),
     )
+    return {"call_id": call["call_id"], "outcome": "ok", **packed}
+
+
+def call_arguments(rt: Runtime, ids: RunIds, run: Run, step: int, call_id: str) -> dict[str, Any]:
+    """A call's arguments, read from the step's assistant message (the machine's state
+    carries only the call's id and tool name)."""
+    result = run.step_result or {}
+    seq = result.get("message_seq")
+    if run.step != step or not isinstance(seq, int):
+        raise ToolError(f"call {call_id!r} is not a call of the run's current step {run.step}")
+    for message in rt.store.get_messages(ids.tenant, ids.session_id, seq, seq):
+        for call in message.tool_calls or []:
+            if call.get("id") == call_id:
+                arguments = json.loads((call.get("function") or {}).get("arguments") or "{}")
+                return dict(arguments) if isinstance(arguments, dict) else {}
+    raise ToolError(f"call {call_id!r} is not in the step's assistant message")
+
+
+def _invoke_lambda_tool(
+    rt: Runtime, ids: RunIds, function: Any, call: dict[str, Any], arguments: dict[str, Any]
+) -> dict[str, Any]:
+    """Invoke a `lambda` tool's function with Podium's tool contract; its answer is
+    `{output}` or `{output_ref}` (`podium.tool`), kept small for the Map's state."""
+    if rt.lambda_tools is None or not isinstance(function, str) or function.startswith("${"):
+        raise LambdaToolUnavailable(
+            f"{call['name']}: lambda tools run in AWS; there is no Lambda to invoke here"
+        )
+    answer = rt.lambda_tools.invoke(function, {
+        "call_id": call["call_id"], "name": call["name"], "arguments": arguments,
+        "tenant": ids.tenant, "session_id": ids.session_id, "run_id": ids.run_id,
+    })  # fmt: skip
+    if isinstance(answer, dict) and answer.get("output_ref") is not None:  # stored already
+        return {"output_ref": BlobRef.model_validate(answer["output_ref"]).model_dump()}
+    output = answer.get("output") if isinstance(answer, dict) and "output" in answer else answer
     key = output_key(ids.tenant, ids.session_id, ids.run_id, call["call_id"])
-    return {
-        "call_id": call["call_id"],
-        "outcome": "ok",
-        **package_output(output, blobs=rt.store.blobs, key=key),
-    }
+    return package_output(to_jsonable(output), blobs=rt.store.blobs, key=key)
 
 
 def await_callback(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
@@ -90,9 +131,10 @@ def await_callback(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     call = payload["call"]
     run = load_run(rt, ids)
     mark_cancelled_if_requested(rt, run)
+    arguments = call_arguments(rt, ids, run, int(payload["step"]), call["call_id"])
     kind = "approval" if payload.get("kind") == "approval" else "client"
     rt.store.add_pending_approval(ids.tenant, ids.session_id, ids.run_id, PendingApproval(
-        call_id=call["call_id"], tool=call["name"], arguments=call.get("arguments") or {},
+        call_id=call["call_id"], tool=call["name"], arguments=arguments,
         task_token=payload["task_token"], kind=kind, requested_at=rt.clock()))  # fmt: skip
     _set_status(rt, ids, "waiting")
     return {"call_id": call["call_id"], "waiting": kind}

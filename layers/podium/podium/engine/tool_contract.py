@@ -46,6 +46,7 @@ def tool(
         @functools.wraps(fn)
         def handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
             from podium.engine.tools import (  # noqa: PLC0415 - keeps cold start light
+                INLINE_OUTPUT_BYTES,
                 call_python,
                 output_key,
                 package_output,
@@ -65,6 +66,8 @@ def tool(
             size = len(dumps(output).encode())
             if size > max_output_bytes:
                 raise ToolOutputTooLarge(f"output of {size} bytes exceeds {max_output_bytes}")
+            if size <= INLINE_OUTPUT_BYTES:  # small: answered inline, no bucket needed
+                return {"output": output}
             key = output_key(
                 str(event.get("tenant", "-")),
                 str(event.get("session_id", "-")),

@@ -379,10 +379,17 @@ class Limits(_Strict):
     """Model steps per run; the run stops with an error when it would take one more."""
 
     max_run_seconds: int = Field(default=900, ge=1, le=31_536_000)
-    """Wall-clock seconds a run may take (approval waits included)."""
+    """Seconds of work a run may take: from its start (not while it was queued) to its
+    answer, leaving out the time it waits on a person (approvals) or on the caller (client
+    tools). Checked before each model step."""
 
     max_parallel_tools: int = Field(default=8, ge=1, le=40)
     """Tool calls of one step run at the same time (the Map's MaxConcurrency; 40 at most)."""
+
+    max_tool_calls_per_step: int = Field(default=20, ge=1, le=40)
+    """Tool calls one model step may make (40 at most: a step's calls and their outcomes
+    travel in Step Functions state, which is capped at 256 KB). Calls beyond it are refused
+    with an error result the model reads, so it can make them in its next step."""
 
     max_cost_usd: CostLimits = CostLimits()
     """Budgets for a run and for a session."""

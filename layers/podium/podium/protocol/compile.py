@@ -22,6 +22,7 @@ from typing import Any
 
 from podium.errors import AgentConfigError
 from podium.protocol.agent import Tool
+from podium.protocol.failures import DENIED_ERROR, MODEL_RETRYABLE_ERROR
 from podium.protocol.loader import LoadedAgent
 
 ASL_SCHEMA_VERSION = 1
@@ -37,7 +38,6 @@ PODIUM_FUNCTIONS: dict[str, str] = {
     "AwaitCallbackArn": "podium.engine.handlers.await_callback",
 }
 
-LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 LAMBDA_INVOKE_WAIT = "arn:aws:states:::lambda:invoke.waitForTaskToken"
 
 # Errors from the Lambda service itself: always worth a quick retry, for every task.
@@ -47,8 +47,6 @@ LAMBDA_TRANSIENT = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-DENIED_ERROR = "Podium.Denied"
-MODEL_RETRYABLE_ERROR = "Podium.ModelRetryable"
 RUN_IDS = ("tenant", "session_id", "run_id", "agent", "agent_hash")
 
 
@@ -118,16 +116,6 @@ def _tool_states(agent: str, tool: Tool) -> dict[str, Any]:
     states[run]["Catch"] = [
         {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed}
     ]
-    if tool.kind == "lambda":
-        states[f"Done {tool.name}"] = {
-            "Type": "Pass",
-            "Parameters": {
-                "call_id.$": "$.call.call_id",
-                "outcome": "ok",
-                "payload.$": "$.result.payload",
-            },
-            "End": True,
-        }
     states[failed] = {
         "Type": "Pass",
         "Parameters": {"call_id.$": "$.call.call_id", "outcome": "error", "error.$": "$.error"},
@@ -137,6 +125,8 @@ def _tool_states(agent: str, tool: Tool) -> dict[str, Any]:
 
 
 def _call() -> dict[str, str]:
+    """A tool state's input: the run's ids, the step, and the call's reference (its id and
+    tool name; the arguments stay in the store, read by the task)."""
     return {**_ids(), "step.$": "$.step", "call.$": "$.call"}
 
 
@@ -153,27 +143,11 @@ def _run_state(agent: str, tool: Tool) -> dict[str, Any]:
             },
             "End": True,
         }
-    elif tool.kind == "lambda":
-        state |= {
-            "Comment": "Your function, called with Podium's tool contract (podium.tool).",
-            "Resource": LAMBDA_INVOKE,
-            "Parameters": {
-                "FunctionName": "${" + lambda_substitution(agent, tool.name) + "}",
-                "Payload": {
-                    "call_id.$": "$.call.call_id",
-                    "name": tool.name,
-                    "arguments.$": "$.call.arguments",
-                    "tenant.$": "$.tenant",
-                    "session_id.$": "$.session_id",
-                    "run_id.$": "$.run_id",
-                },
-            },
-            "ResultSelector": {"payload.$": "$.Payload"},
-            "ResultPath": "$.result",
-            "Next": f"Done {tool.name}",
-        }
     else:
-        state |= {"Resource": "${ToolRunnerArn}", "Parameters": _call(), "End": True}
+        parameters: dict[str, Any] = _call()
+        if tool.kind == "lambda":  # the tool runner invokes your function, by this ARN
+            parameters["function"] = "${" + lambda_substitution(agent, tool.name) + "}"
+        state |= {"Resource": "${ToolRunnerArn}", "Parameters": parameters, "End": True}
     state["Retry"] = _tool_retry(tool)
     return state
 
