@@ -19,7 +19,7 @@ from typing import Any
 
 from podium.engine.executor import LocalExecutor
 from podium.store.sqlite import SqliteStore
-from support.moto_sfn import moto_state_machine
+from support.moto_sfn import AWS_HISTORY_LIMIT, moto_state_machine
 
 HandlerFactory = Callable[["Side"], dict[str, Callable[[dict[str, Any]], Any]]]
 _named: dict[str, type[Exception]] = {}
@@ -43,6 +43,7 @@ class Side:
     )
     send_success: Callable[[str, Any], None] = lambda token, output: None
     send_failure: Callable[[str, str, str], None] = lambda token, error, cause: None
+    send_heartbeat: Callable[[str], None] = lambda token: None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, function: str, payload: dict[str, Any]) -> None:
@@ -67,6 +68,9 @@ class Outcome:
     error: str | None
     cause: str | None
     calls: dict[str, list[tuple[str, dict[str, Any]]]]
+    history: int = 0
+    """Events in the execution's history (moto's get_execution_history; the local
+    executor's count)."""
 
 
 def _recording(side: Side, handlers: dict[str, Callable[[dict[str, Any]], Any]]):
@@ -87,20 +91,32 @@ def run_local(
     tmp: Path,
     *,
     timeout: float = 30,
+    history_limit: int = AWS_HISTORY_LIMIT,
 ) -> Outcome:
     side = Side("local")
     store = SqliteStore(tmp / "local.db")
     executor = LocalExecutor(
-        definition, _recording(side, factory(side)), store, owner="test", sleep_scale=1.0
+        definition,
+        _recording(side, factory(side)),
+        store,
+        owner="test",
+        sleep_scale=1.0,
+        history_limit=history_limit,
     )
     side.send_success = executor.send_task_success
     side.send_failure = executor.send_task_failure
+    side.send_heartbeat = executor.send_task_heartbeat
     executor.start("exec-1", payload)
     executor.wait("exec-1", timeout)
     doc = store.get_checkpoint("exec-1").state
     store.close()
     return Outcome(
-        doc["status"], doc.get("output"), doc.get("error"), doc.get("cause"), dict(side.calls)
+        doc["status"],
+        doc.get("output"),
+        doc.get("error"),
+        doc.get("cause"),
+        dict(side.calls),
+        doc.get("history", 0),
     )
 
 
@@ -110,26 +126,41 @@ def run_moto(
     payload: dict[str, Any],
     *,
     timeout: float = 30,
+    history_limit: int = AWS_HISTORY_LIMIT,
 ) -> Outcome:
     side = Side("moto")
     handlers = factory(side)
     functions = sorted(handlers)
-    with moto_state_machine(_recording(side, handlers), json.dumps(definition), functions) as m:
+    with moto_state_machine(
+        _recording(side, handlers), json.dumps(definition), functions, history_limit=history_limit
+    ) as m:
         side.send_success = lambda token, output: m.client.send_task_success(
             taskToken=token, output=json.dumps(output)
         )
         side.send_failure = lambda token, error, cause: m.client.send_task_failure(
             taskToken=token, error=error, cause=cause
         )
+        side.send_heartbeat = lambda token: m.client.send_task_heartbeat(taskToken=token)
         done = m.run("exec-1", payload, timeout_s=timeout)
+        history = len(m.history(done["executionArn"]))
     output = json.loads(done["output"]) if done.get("output") else None
-    return Outcome(done["status"], output, done.get("error"), done.get("cause"), dict(side.calls))
+    return Outcome(
+        done["status"], output, done.get("error"), done.get("cause"), dict(side.calls), history
+    )
 
 
 def run_both(
-    definition: dict[str, Any], factory: HandlerFactory, payload: dict[str, Any], tmp: Path
+    definition: dict[str, Any],
+    factory: HandlerFactory,
+    payload: dict[str, Any],
+    tmp: Path,
+    *,
+    history_limit: int = AWS_HISTORY_LIMIT,
 ) -> tuple[Outcome, Outcome]:
-    return run_local(definition, factory, payload, tmp), run_moto(definition, factory, payload)
+    return (
+        run_local(definition, factory, payload, tmp, history_limit=history_limit),
+        run_moto(definition, factory, payload, history_limit=history_limit),
+    )
 
 
 LAMBDA_ERROR_KEYS = {"errorMessage", "errorType", "requestId", "stackTrace"}

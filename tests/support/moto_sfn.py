@@ -14,6 +14,8 @@ Where moto is kinder than AWS, the harness is not:
 - **What `States.ALL` catches.** moto's `States.ALL` matches every error; AWS's matches
   neither `States.Runtime` nor `States.DataLimitExceeded`, which end the execution, and
   `States.TaskFailed` matches neither those nor `States.Timeout`.
+- **Heartbeats.** A task whose HeartbeatSeconds pass without a heartbeat fails with
+  `States.HeartbeatTimeout` on AWS; moto reports `States.Timeout`.
 - **History.** AWS fails an execution with `States.Runtime` when its history reaches 25,000
   events; moto has no limit. `history_limit` sets one (small in tests).
 - **JSON.** A task result that is not strict JSON (NaN, Infinity) is a harness violation:
@@ -39,8 +41,19 @@ from awslambdaric import bootstrap
 from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.api import HistoryEventType, TaskTimedOutEventDetails
 from moto.stepfunctions.parser.asl.component.common.error_name import error_equals_decl
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import (
+    StatesErrorName,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import (
+    StatesErrorNameType,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task
+from moto.stepfunctions.parser.asl.eval.callback.callback import HeartbeatTimeoutError
 from moto.stepfunctions.parser.asl.eval.event import event_manager
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
 Handler = Callable[[dict[str, Any]], Any]
 ROOT = Path(__file__).parents[2]
@@ -171,6 +184,24 @@ def _aws_error_equals(self: Any, env: Any) -> None:
     env.stack.append(matched)
 
 
+_moto_task_error = state_task.StateTask._from_error
+
+
+def _heartbeat_timeout_named(self: Any, env: Any, ex: Exception) -> Any:
+    """moto reports a heartbeat's timeout as States.Timeout; AWS as States.HeartbeatTimeout."""
+    if isinstance(ex, HeartbeatTimeoutError):
+        name = StatesErrorNameType.StatesHeartbeatTimeout
+        return FailureEvent(
+            env=env,
+            error_name=StatesErrorName(typ=name),
+            event_type=HistoryEventType.TaskTimedOut,
+            event_details=EventDetails(
+                taskTimedOutEventDetails=TaskTimedOutEventDetails(error=name.to_name())
+            ),
+        )
+    return _moto_task_error(self, env, ex)
+
+
 class _HistoryLimit(Exception):  # noqa: N818 - named as AWS says it
     pass
 
@@ -231,10 +262,12 @@ def moto_state_machine(
             LambdaFunction._invoke_lambda,
             error_equals_decl.ErrorEqualsDecl._eval_body,
             event_manager.EventManager.add_event,
+            state_task.StateTask._from_error,
         )
         LambdaFunction._invoke_lambda = invoke
         error_equals_decl.ErrorEqualsDecl._eval_body = _aws_error_equals
         event_manager.EventManager.add_event = _limited_add_event(history_limit)
+        state_task.StateTask._from_error = _heartbeat_timeout_named
     try:
         with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
             iam = boto3.client("iam", region_name="us-east-1")
@@ -263,6 +296,7 @@ def moto_state_machine(
                 LambdaFunction._invoke_lambda,
                 error_equals_decl.ErrorEqualsDecl._eval_body,
                 event_manager.EventManager.add_event,
+                state_task.StateTask._from_error,
             ) = saved
     assert not violations, violations
 

@@ -23,8 +23,10 @@ def machine(states: dict, start: str | None = None) -> dict:
     return {"StartAt": start or next(iter(states)), "States": states}
 
 
-def assert_same(local, moto, *, compare_cause: bool = True):
+def assert_same(local, moto, *, compare_cause: bool = True, compare_history: bool = True):
     assert local.status == moto.status, (local, moto)
+    if compare_history:  # Step Functions' history, event for event in number
+        assert local.history == moto.history, (local.history, moto.history)
     assert comparable(local.output) == comparable(moto.output)
     assert local.error == moto.error
     if compare_cause:
@@ -389,3 +391,180 @@ def test_generated_run_machine(tmp_path):
     assert outcomes["c1"]["outcome"] == "ok"
     assert outcomes["c2"]["error"]["Error"] == "RuntimeError"
     assert outcomes["c3"]["error"]["Error"] == "Podium.UnknownTool"
+
+
+# ----------------------------------------------------------------- Step Functions' limits
+
+
+def test_execution_timeout_ends_a_running_task(tmp_path):
+    """The execution's TimeoutSeconds ends it, whatever its state is doing: TIMED_OUT, with
+    no Catch or Retry involved."""
+    definition = machine(
+        {"T": task(Catch=CATCH, End=True), "Caught": {"Type": "Pass", "End": True}}
+    )
+    definition["TimeoutSeconds"] = 1
+
+    def factory(side):
+        def f(payload):
+            time.sleep(2.5)
+            return {}
+
+        return {"F": f}
+
+    local, moto = run_both(definition, factory, {}, tmp_path)
+    assert local.status == moto.status == "TIMED_OUT"
+    assert local.calls == moto.calls
+
+
+def test_execution_timeout_ends_a_wait_on_a_token(tmp_path):
+    wait = json.loads(json.dumps(WAIT))
+    wait["W"]["TimeoutSeconds"] = 60
+    definition = machine(wait)
+    definition["TimeoutSeconds"] = 1
+    local, moto = run_both(definition, lambda side: {"F": lambda payload: {}}, {"n": 1}, tmp_path)
+    assert local.status == moto.status == "TIMED_OUT"
+
+
+@pytest.mark.parametrize("beats", [0, 6])
+def test_heartbeat_seconds(tmp_path, beats):
+    """A task token's wait fails with States.HeartbeatTimeout when no heartbeat comes within
+    HeartbeatSeconds; heartbeats keep it waiting until it is answered."""
+    wait = json.loads(json.dumps(WAIT))
+    wait["W"] |= {"TimeoutSeconds": 20, "HeartbeatSeconds": 1}
+
+    def factory(side):
+        def f(payload):
+            token = payload["token"]
+
+            def beat_then_answer() -> None:
+                for _ in range(beats):
+                    time.sleep(0.4)
+                    side.send_heartbeat(token)
+                side.send_success(token, {"done": True})
+
+            if beats:
+                side.later(beat_then_answer, delay=0.2)
+            return {}
+
+        return {"F": f}
+
+    local, moto = run_both(machine(wait), factory, {"n": 1}, tmp_path)
+    assert_same(local, moto, compare_cause=False)
+    if beats:
+        assert local.output == {"n": 1, "answer": {"done": True}}
+    else:
+        assert local.output["error"] == "States.HeartbeatTimeout"
+
+
+def big(kilobytes: int) -> str:
+    return "x" * (kilobytes * 1024)
+
+
+@pytest.mark.parametrize("where", ["task", "map"])
+def test_data_limit_exceeded_is_not_caught_by_states_all(tmp_path, where):
+    """A result over 256 KB fails the state with States.DataLimitExceeded, and a Catch on
+    States.ALL does not catch it: the execution fails."""
+    if where == "task":
+        states = {"T": task(Catch=CATCH, End=True), "Caught": {"Type": "Pass", "End": True}}
+        factory = lambda side: {"F": lambda payload: {"blob": big(300)}}  # noqa: E731
+    else:  # three iterations of 100 KB each: the Map's output is over the limit
+        states = {
+            "M": {
+                "Type": "Map",
+                "ItemsPath": "$.items",
+                "ItemProcessor": {
+                    "ProcessorConfig": {"Mode": "INLINE"},
+                    "StartAt": "I",
+                    "States": {"I": task(End=True)},
+                },
+                "Catch": CATCH,
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        }
+        factory = lambda side: {"F": lambda payload: {"blob": big(100)}}  # noqa: E731
+    items = [{"lane": f"i{n}"} for n in range(3)]
+    local, moto = run_both(machine(states), factory, {"items": items}, tmp_path)
+    assert_same(local, moto, compare_cause=False, compare_history=False)
+    assert (local.status, local.error) == ("FAILED", "States.DataLimitExceeded")
+
+
+def test_data_under_the_limit_passes(tmp_path):
+    definition = machine({"T": task(ResultPath="$.r", End=True)})
+    factory = lambda side: {"F": lambda payload: {"blob": big(200)}}  # noqa: E731
+    local, moto = run_both(definition, factory, {}, tmp_path)
+    assert_same(local, moto)
+    assert local.status == "SUCCEEDED"
+
+
+def test_a_full_history_fails_the_execution(tmp_path):
+    """A loop with no end: the event that would pass the history limit is replaced by the
+    execution's failure, States.Runtime, as the limit's last event."""
+    definition = machine(
+        {
+            "Spin": {"Type": "Pass", "Next": "Again"},
+            "Again": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.spin", "BooleanEquals": True, "Next": "Spin"}],
+                "Default": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        }
+    )
+    local, moto = run_both(definition, lambda side: {}, {"spin": True}, tmp_path, history_limit=50)
+    assert_same(local, moto, compare_cause=False)
+    assert (local.status, local.error, local.history) == ("FAILED", "States.Runtime", 50)
+    assert local.cause == "The execution reached the maximum number of history events (50)."
+
+
+def test_history_events_of_the_generated_machine_with_retries_and_waits(tmp_path):
+    """Podium's own machine — approvals, a client tool, retries, a failed tool — writes the
+    same number of history events under both executors."""
+    definition = json.loads((ROOT / "statemachines" / "run.asl.json").read_text())
+    functions = json.loads((ROOT / "statemachines" / "run.functions.json").read_text())
+
+    def factory(side):
+        steps = {"n": 0}
+
+        def model_step(payload):
+            steps["n"] += 1
+            if steps["n"] == 1:
+                calls = [
+                    {"call_id": "c1", "name": "lookup_order"},
+                    {"call_id": "c2", "name": "issue_refund"},
+                    {"call_id": "c3", "name": "get_customer_screen"},
+                ]
+                return {"number": 1, "next": "tools", "calls": calls}
+            return {"number": 2, "next": "end", "calls": []}
+
+        tries: dict[str, int] = {}
+
+        def run_tool(payload):
+            call = payload["call"]
+            tries[call["call_id"]] = tries.get(call["call_id"], 0) + 1
+            if call["name"] == "lookup_order":
+                raise named_error("LookupError")(f"attempt {tries[call['call_id']]}")
+            return {"call_id": call["call_id"], "outcome": "ok"}
+
+        def await_callback(payload):
+            token = payload["task_token"]
+            if payload["kind"] == "approval":
+                side.later(lambda: side.send_success(token, {"approved": True}))
+            else:
+                side.later(lambda: side.send_failure(token, "Podium.ClientToolError", "gone"))
+            return {}
+
+        ok = lambda payload: {"ok": True}  # noqa: E731
+        handlers = dict.fromkeys(functions["functions"], ok)
+        handlers |= {
+            "BeginRunArn": lambda payload: {"number": 0, "next": "model", "calls": []},
+            "ModelStepArn": model_step,
+            "ToolRunnerArn": run_tool,
+            "AwaitCallbackArn": await_callback,
+        }
+        return handlers
+
+    run = {"tenant": "t", "session_id": "s", "run_id": "r", "agent": "support", "agent_hash": "h"}
+    local, moto = run_both(definition, factory, run, tmp_path)
+    assert local.status == moto.status == "SUCCEEDED"
+    assert local.history == moto.history > 60

@@ -14,6 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from podium.errors import PodiumError
+from podium.protocol.sfn_limits import (
+    DATA_LIMIT_ERROR,
+    MAX_STATE_BYTES,
+    UNCATCHABLE_BY_WILDCARDS,
+    state_bytes,
+)
 
 Json = Any
 
@@ -185,16 +191,32 @@ def choice_matches(rule: dict[str, Json], document: Json, context: Json) -> bool
 
 
 def error_matches(names: list[str], error: str) -> bool:
-    """Retry/Catch ErrorEquals: States.ALL matches all but States.Runtime; States.TaskFailed
-    matches every task failure but a timeout."""
+    """Retry/Catch ErrorEquals, as AWS documents it: States.ALL matches every error but
+    States.Runtime and States.DataLimitExceeded (they end the execution); States.TaskFailed
+    matches the same but States.Timeout too."""
     for name in names:
         if name == error:
             return True
-        if name == "States.ALL" and error != "States.Runtime":
+        if name == "States.ALL" and error not in UNCATCHABLE_BY_WILDCARDS:
             return True
-        if name == "States.TaskFailed" and error not in {"States.Timeout", "States.Runtime"}:
+        if (
+            name == "States.TaskFailed"
+            and error not in UNCATCHABLE_BY_WILDCARDS
+            and error != "States.Timeout"
+        ):
             return True
     return False
+
+
+def check_size(value: Json, state_name: str) -> None:
+    """A state's data over 256 KiB fails it with States.DataLimitExceeded, which neither
+    States.ALL nor States.TaskFailed catches."""
+    if state_bytes(value) >= MAX_STATE_BYTES:
+        raise StatesError(
+            DATA_LIMIT_ERROR,
+            f"The state/task '{state_name}' returned a result with a size exceeding the "
+            "maximum number of bytes service limit.",
+        )
 
 
 def retry_delay(rule: dict[str, Json], retry_count: int) -> float:
@@ -219,6 +241,7 @@ _ALLOWED: dict[str, set[str]] = {
         "Retry",
         "Catch",
         "TimeoutSeconds",
+        "HeartbeatSeconds",
     },
     "Pass": _COMMON | {"Result", "Parameters", "ResultPath"},
     "Choice": {"Type", "Comment", "Choices", "Default", "InputPath", "OutputPath"},
@@ -262,11 +285,7 @@ def check_definition(definition: dict[str, Json], scope: str = "") -> None:
         for template in ("Parameters", "ItemSelector", "ResultSelector"):
             _check_template(state.get(template), f"state {where!r} {template}")
         if kind == "Task":
-            resource = state.get("Resource", "")
-            if not (
-                SUBSTITUTION.match(resource) or resource in {LAMBDA_INVOKE, LAMBDA_INVOKE_WAIT}
-            ):
-                raise AslError(f"state {where!r}: resource {resource!r} is not supported")
+            _check_task(state, where)
         if kind == "Map":
             if "Iterator" in state or "Parameters" in state:
                 raise AslError(f"state {where!r}: use ItemProcessor/ItemSelector (not Iterator)")
@@ -275,6 +294,17 @@ def check_definition(definition: dict[str, Json], scope: str = "") -> None:
             if mode != "INLINE":
                 raise AslError(f"state {where!r}: only INLINE Map is supported, not {mode}")
             check_definition(processor, f"{where}/")
+
+
+def _check_task(state: dict[str, Json], where: str) -> None:
+    resource = state.get("Resource", "")
+    if not (SUBSTITUTION.match(resource) or resource in {LAMBDA_INVOKE, LAMBDA_INVOKE_WAIT}):
+        raise AslError(f"state {where!r}: resource {resource!r} is not supported")
+    if "HeartbeatSeconds" in state and resource != LAMBDA_INVOKE_WAIT:
+        raise AslError(
+            f"state {where!r}: HeartbeatSeconds is supported on .waitForTaskToken tasks only "
+            "(a Lambda invocation sends no heartbeats)"
+        )
 
 
 def _check_template(template: Json, where: str) -> None:
@@ -293,3 +323,22 @@ def _targets(state: dict[str, Json]) -> list[str]:
     targets += [rule.get("Next") for rule in state.get("Choices", [])]
     targets += [rule.get("Next") for rule in state.get("Catch", [])]
     return [t for t in targets if t]
+
+
+def invoked_functions(definition: dict[str, Json]) -> set[str]:
+    """The `${Name}` functions a definition's Task states invoke (a Resource, or a
+    `lambda:invoke` FunctionName): each needs a handler. A substitution elsewhere (in a
+    Parameters value) is data for the task."""
+    found: set[str] = set()
+    for state in definition.get("States", {}).values():
+        if state.get("Type") == "Map":
+            found |= invoked_functions(state.get("ItemProcessor", {}))
+        if state.get("Type") != "Task":
+            continue
+        reference = state.get("Resource", "")
+        if reference in (LAMBDA_INVOKE, LAMBDA_INVOKE_WAIT):
+            reference = str((state.get("Parameters") or {}).get("FunctionName", ""))
+        match = SUBSTITUTION.match(reference)
+        if match is not None:
+            found.add(match.group(1))
+    return found

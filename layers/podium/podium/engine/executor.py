@@ -27,15 +27,26 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from podium.engine import asl
 from podium.engine.asl import AslError, Json, StatesError
+from podium.engine.execution import (
+    AbortedError,
+    Execution,
+    ExecutionEndedError,
+    ExecutionResult,
+)
 from podium.engine.workers import Workers
 from podium.errors import ConflictError, NotFoundError
 from podium.protocol.failures import error_cause, lambda_error_payload
+from podium.protocol.sfn_limits import (
+    HISTORY_LIMIT,
+    TASK_ATTEMPT_EVENTS,
+    TOKEN_TASK_ATTEMPT_EVENTS,
+)
 
 if TYPE_CHECKING:
     from podium.store.models import Checkpoint
@@ -54,40 +65,12 @@ class CheckpointStore(Protocol):
     def get_checkpoint(self, run_id: str) -> Checkpoint: ...
 
 
-class AbortedError(Exception):
-    """The execution was stopped (cancel) while running."""
-
-
-@dataclass
-class ExecutionResult:
-    status: str  # SUCCEEDED | FAILED | ABORTED
-    output: Json = None
-    error: str | None = None
-    cause: str | None = None
-
-
-@dataclass
-class _Run:
-    """One execution in memory: its document, the lock guarding it, its waiters."""
-
-    name: str
-    tenant: str
-    session_id: str
-    doc: dict[str, Any]
-    version: int
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    wake: threading.Condition = field(init=False)
-    aborted: bool = False
-
-    def __post_init__(self) -> None:
-        self.wake = threading.Condition(self.lock)
-
-
 @dataclass
 class _Step:
     """The state being run: where it is and what it got."""
 
-    run: _Run
+    run: Execution
+    name: str
     state: dict[str, Json]
     effective: Json
     frame: dict[str, Any]
@@ -111,12 +94,14 @@ class LocalExecutor:
         clock: Callable[[], float] = time.time,
         on_finish: FinishHook | None = None,
         replayable: Iterable[str] = (),
+        history_limit: int = HISTORY_LIMIT,
     ) -> None:
         """`replayable`: the handlers (by substitution name) that store their own outcome and
         return it when invoked again: the move past them is not checkpointed, since a resumed
-        run re-invokes them for their stored answer instead."""
+        run re-invokes them for their stored answer instead. `history_limit`: the events an
+        execution's history may hold (Step Functions' 25,000; tests use a small one)."""
         asl.check_definition(definition)
-        missing = sorted(_substitutions(definition) - set(handlers))
+        missing = sorted(asl.invoked_functions(definition) - set(handlers))
         if missing:
             raise AslError(f"no handler for {missing}")
         self.definition = definition
@@ -127,7 +112,8 @@ class LocalExecutor:
         self.clock = clock
         self.on_finish = on_finish
         self.replayable = frozenset(replayable)
-        self._runs: dict[str, _Run] = {}
+        self.history_limit = history_limit
+        self._runs: dict[str, Execution] = {}
         self._futures: dict[str, Future[ExecutionResult]] = {}
         self._workers = Workers(name="podium-run")
         self._guard = threading.Lock()
@@ -146,6 +132,7 @@ class LocalExecutor:
             "started_at": self.clock(),
             "frame": {"state": self.definition["StartAt"], "input": payload},
             "tokens": {},
+            "history": 1,  # ExecutionStarted
         }
         from podium.store.models import Checkpoint  # noqa: PLC0415 - keeps import light
 
@@ -162,7 +149,7 @@ class LocalExecutor:
         except ConflictError:
             log.info("run_id=%s | execution already exists; not started again", name)
             return None
-        run = _Run(name, checkpoint.tenant, checkpoint.session_id, doc, stored.version)
+        run = self._execution(name, checkpoint.tenant, checkpoint.session_id, doc, stored.version)
         return self._launch(run, wait=wait)
 
     def resume(self, checkpoint: Checkpoint, *, wait: bool = False) -> ExecutionResult | None:
@@ -172,7 +159,9 @@ class LocalExecutor:
             return None
         taken = checkpoint.model_copy(update={"owner": self.owner, "updated_at": self.clock()})
         stored = self.store.put_checkpoint(taken, expected_version=checkpoint.version)
-        run = _Run(checkpoint.run_id, checkpoint.tenant, checkpoint.session_id, doc, stored.version)
+        run = self._execution(
+            checkpoint.run_id, checkpoint.tenant, checkpoint.session_id, doc, stored.version
+        )
         log.info("run_id=%s owner=%s | resuming execution", run.name, self.owner)
         return self._launch(run, wait=wait)
 
@@ -209,9 +198,24 @@ class LocalExecutor:
     def send_task_failure(self, token: str, error: str, cause: str = "") -> None:
         self._deliver(token, {"error": error, "cause": cause})
 
+    def send_task_heartbeat(self, token: str) -> None:
+        """SendTaskHeartbeat: the task waiting on `token` is alive (its HeartbeatSeconds
+        start again)."""
+        self._deliver(token, {"heartbeat": self.clock()})
+
     # ------------------------------------------------------------------ running
 
-    def _launch(self, run: _Run, *, wait: bool) -> ExecutionResult | None:
+    def _execution(
+        self, name: str, tenant: str, session_id: str, doc: dict[str, Any], version: int
+    ) -> Execution:
+        timeout = self.definition.get("TimeoutSeconds")
+        deadline = None if timeout is None else float(doc["started_at"]) + float(timeout)
+        return Execution(
+            name, tenant, session_id, doc, version, clock=self.clock,
+            history_limit=self.history_limit, deadline=deadline,
+        )  # fmt: skip
+
+    def _launch(self, run: Execution, *, wait: bool) -> ExecutionResult | None:
         with self._guard:
             self._runs[run.name] = run
         if wait:
@@ -220,19 +224,24 @@ class LocalExecutor:
             self._futures[run.name] = self._workers.submit(self._execute, run)
         return None
 
-    def _execute(self, run: _Run) -> ExecutionResult:
+    def _execute(self, run: Execution) -> ExecutionResult:
         try:
             output = self._run_scope(run, self.definition, run.doc["frame"], {})
             result = ExecutionResult("SUCCEEDED", output=output)
         except AbortedError:
             abort = run.doc.get("abort", {})
             result = ExecutionResult("ABORTED", error=abort.get("error"), cause=abort.get("cause"))
+        except ExecutionEndedError as exc:
+            result = ExecutionResult(exc.status, error=exc.error, cause=exc.cause)
         except StatesError as exc:
             result = ExecutionResult("FAILED", error=exc.error, cause=exc.cause)
         except Exception as exc:  # a bug here must still end the run, never leave it running
             log.exception("run_id=%s | executor failure", run.name)
             result = ExecutionResult("FAILED", error="States.Runtime", cause=repr(exc))
         with run.lock:
+            run.aborted = True  # iterations still running stop at their next state
+            run.wake.notify_all()
+            run.end_history()
             run.doc.update(
                 status=result.status,
                 output=result.output,
@@ -253,20 +262,22 @@ class LocalExecutor:
         return result
 
     def _run_scope(
-        self, run: _Run, scope: dict[str, Json], frame: dict[str, Any], ctx: dict[str, Any]
+        self, run: Execution, scope: dict[str, Json], frame: dict[str, Any], ctx: dict[str, Any]
     ) -> Json:
         """Run states from `frame` until the scope ends; returns the scope's output."""
         while True:
-            self._check_abort(run)
+            run.check()
             name = frame["state"]
             state = scope["States"][name]
             raw = frame["input"]
             context = self._context(run, name, frame, ctx)
             kind = state["Type"]
+            run.count_events(1)  # …StateEntered
             if kind == "Fail":
                 raise StatesError(state.get("Error", "States.Fail"), state.get("Cause", ""))
             effective = asl.select(raw, state.get("InputPath", "$"), context)
             if kind == "Succeed":
+                run.count_events(1)
                 return asl.select(effective, state.get("OutputPath", "$"), context)
             if kind == "Choice":
                 target = next(
@@ -280,13 +291,14 @@ class LocalExecutor:
                 if target is None:
                     raise StatesError("States.NoChoiceMatched", f"no rule of {name!r} matched")
                 output = asl.select(effective, state.get("OutputPath", "$"), context)
+                run.count_events(1)
                 self._advance(run, frame, target, output, save=False)  # pure: re-done on resume
                 continue
             try:
                 if kind == "Pass":
                     result = self._pass_result(state, effective, context)
                 else:
-                    step = _Step(run, state, effective, frame, context)
+                    step = _Step(run, name, state, effective, frame, context)
                     result = self._with_retry(step, self._task if kind == "Task" else self._map)
             except StatesError as exc:
                 catcher = next(
@@ -300,12 +312,15 @@ class LocalExecutor:
                 if catcher is None:
                     raise
                 output = asl.write_path(raw, catcher.get("ResultPath", "$"), exc.as_output())
+                run.count_events(1)  # …StateExited
                 self._advance(run, frame, catcher["Next"], output)
                 continue
             if "ResultSelector" in state:
                 result = asl.render_template(state["ResultSelector"], result, context)
             combined = asl.write_path(raw, state.get("ResultPath", "$"), result)
             output = asl.select(combined, state.get("OutputPath", "$"), context)
+            asl.check_size(output, name)
+            run.count_events(1)  # …StateExited
             if state.get("End"):
                 with run.lock:
                     frame.update(state="#end", input=output)
@@ -334,7 +349,7 @@ class LocalExecutor:
         return copy.deepcopy(state["Result"]) if "Result" in state else effective
 
     def _advance(
-        self, run: _Run, frame: dict[str, Any], target: str, output: Json, *, save: bool = True
+        self, run: Execution, frame: dict[str, Any], target: str, output: Json, *, save: bool = True
     ) -> None:
         """Move to the next state. After a Task or Map the move is checkpointed (its result
         must survive a crash); after a Choice or Pass it is not — they are pure, and a resumed
@@ -355,7 +370,7 @@ class LocalExecutor:
         while True:
             resume_at = frame.get("retry_at")
             if resume_at is not None:  # a retry was scheduled, maybe before a restart
-                self._sleep(run, max(0.0, resume_at - self.clock()))
+                run.sleep(max(0.0, resume_at - self.clock()))
                 with run.lock:
                     frame.pop("retry_at", None)
             try:
@@ -385,18 +400,26 @@ class LocalExecutor:
                 log.info("run_id=%s error=%s retry=%d | retrying", run.name, exc.error, count + 1)
 
     def _task(self, step: _Step) -> Json:
-        state, effective, context = step.state, step.effective, step.context
+        state, effective, context, run = step.state, step.effective, step.context, step.run
         resource = state["Resource"]
         if resource == asl.LAMBDA_INVOKE_WAIT:
             return self._wait_for_token(step)
         template = state.get("Parameters")
         params = asl.render_template(template, effective, context) if template else effective
+        asl.check_size(params, step.name)
         timeout = state.get("TimeoutSeconds")
-        if resource == asl.LAMBDA_INVOKE:
-            handler = self._handler(params.get("FunctionName", ""))
-            payload = self._call(handler, params.get("Payload", {}), timeout)
-            return {"Payload": payload, "StatusCode": 200, "ExecutedVersion": "$LATEST"}
-        return self._call(self._handler(resource), params, timeout)
+        run.count_events(TASK_ATTEMPT_EVENTS - 1)  # scheduled, started
+        try:
+            if resource == asl.LAMBDA_INVOKE:
+                handler = self._handler(params.get("FunctionName", ""))
+                payload = self._call(run, handler, params.get("Payload", {}), timeout)
+                result = {"Payload": payload, "StatusCode": 200, "ExecutedVersion": "$LATEST"}
+            else:
+                result = self._call(run, self._handler(resource), params, timeout)
+        finally:
+            run.count_events(1)  # succeeded, failed or timed out
+        asl.check_size(result, step.name)
+        return result
 
     def _handler(self, reference: str) -> Handler:
         match = asl.SUBSTITUTION.match(reference)
@@ -404,61 +427,92 @@ class LocalExecutor:
             raise StatesError("States.Runtime", f"no handler for {reference!r}")
         return self.handlers[match.group(1)]
 
-    def _call(self, handler: Handler, payload: Json, timeout: float | None) -> Json:
+    def _call(self, run: Execution, handler: Handler, payload: Json, timeout: float | None) -> Json:
+        """Invoke a handler, for at most the task's TimeoutSeconds and the execution's time
+        left (inline when neither bounds it)."""
         payload = json.loads(json.dumps(payload))  # handlers get their own copy, as over the wire
-        if timeout is None:
+        left = run.time_left()
+        bound = min((t for t in (timeout, left) if t is not None), default=None)
+        if bound is None:
             return _invoke(handler, payload)
         future = self._workers.submit(_invoke, handler, payload)
         try:
-            return future.result(timeout)
+            return future.result(max(bound, 0.0))
         except FutureTimeout:
+            run.check_deadline()
             raise StatesError("States.Timeout", "") from None
 
     def _wait_for_token(self, step: _Step) -> Json:
-        """Invoke the task with a token, then wait (durably) for SendTaskSuccess/Failure."""
-        run, state, effective, frame, context = (
-            step.run,
-            step.state,
-            step.effective,
-            step.frame,
-            step.context,
-        )
+        """Invoke the task with a token, then wait (durably) for SendTaskSuccess/Failure, for
+        at most TimeoutSeconds, and HeartbeatSeconds between heartbeats."""
+        run, frame = step.run, step.frame
         wait = frame.get("wait")
         if wait is None:
-            timeout = state.get("TimeoutSeconds")
+            timeout = step.state.get("TimeoutSeconds")
             wait = {
                 "token": f"{run.name}.{secrets.token_urlsafe(12)}",
                 "deadline": None if timeout is None else self.clock() + timeout,
+                "beat": self.clock(),
                 "invoked": False,
             }
             with run.lock:
                 frame["wait"] = wait
                 self._save(run)
         if not wait["invoked"]:
-            context = {**context, "Task": {"Token": wait["token"]}}
-            params = asl.render_template(state["Parameters"], effective, context)
-            self._call(
-                self._handler(params.get("FunctionName", "")), params.get("Payload", {}), None
-            )
-            with run.lock:
-                wait["invoked"] = True
-                self._save(run)
+            self._invoke_with_token(step, wait)
         with run.lock:
             while True:
-                self._check_abort(run)
+                run.check()
                 answer = run.doc["tokens"].pop(wait["token"], None)
+                if answer is not None and "heartbeat" in answer:
+                    wait["beat"] = max(float(answer["heartbeat"]), float(wait.get("beat", 0)))
+                    self._save(run)
+                    continue
                 if answer is not None:
                     frame.pop("wait", None)
+                    run.count_events(1)  # succeeded or failed
                     self._save(run)
                     if "error" in answer:
                         raise StatesError(answer["error"], answer.get("cause", ""))
+                    asl.check_size(answer["output"], step.name)
                     return answer["output"]
-                remaining = None if wait["deadline"] is None else wait["deadline"] - self.clock()
-                if remaining is not None and remaining <= 0:
-                    frame.pop("wait", None)
-                    raise StatesError("States.Timeout", "")
-                run.wake.wait(TOKEN_POLL_S if remaining is None else min(remaining, TOKEN_POLL_S))
+                self._token_timeouts(step, wait)
                 self._merge_stored_tokens(run)
+
+    def _invoke_with_token(self, step: _Step, wait: dict[str, Any]) -> None:
+        """The task's invocation, with `$$.Task.Token` in its context."""
+        run = step.run
+        context = {**step.context, "Task": {"Token": wait["token"]}}
+        params = asl.render_template(step.state["Parameters"], step.effective, context)
+        asl.check_size(params, step.name)
+        run.count_events(TOKEN_TASK_ATTEMPT_EVENTS - 2)  # scheduled, started
+        handler = self._handler(params.get("FunctionName", ""))
+        try:
+            self._call(run, handler, params.get("Payload", {}), None)
+        except StatesError:
+            run.count_events(1)  # failed
+            with run.lock:
+                step.frame.pop("wait", None)
+            raise
+        run.count_events(1)  # submitted
+        with run.lock:
+            wait["invoked"] = True
+            self._save(run)
+
+    def _token_timeouts(self, step: _Step, wait: dict[str, Any]) -> None:
+        """With the run's lock held: fail the wait if its TimeoutSeconds or HeartbeatSeconds
+        passed, else sleep until an answer or the nearest deadline (a poll at most)."""
+        run, heartbeat = step.run, step.state.get("HeartbeatSeconds")
+        now = self.clock()
+        beat_due = None if heartbeat is None else float(wait["beat"]) + float(heartbeat)
+        for due, error in ((beat_due, "States.HeartbeatTimeout"),
+                           (wait["deadline"], "States.Timeout")):  # fmt: skip
+            if due is not None and now >= due:
+                step.frame.pop("wait", None)
+                run.count_events(1)  # timed out
+                raise StatesError(error, "")
+        dues = [t - now for t in (beat_due, wait["deadline"], run.deadline) if t is not None]
+        run.wake.wait(min([TOKEN_POLL_S, *dues]))
 
     def _deliver(self, token: str, answer: dict[str, Any]) -> None:
         name = token.split(".", 1)[0]
@@ -467,6 +521,10 @@ class LocalExecutor:
             with run.lock:
                 if not _token_is_waited(run.doc, token):
                     raise NotFoundError("no task is waiting on this token", token=token[:12])
+                if "heartbeat" in answer and "heartbeat" not in run.doc["tokens"].get(
+                    token, {"heartbeat": 0}
+                ):
+                    return  # answered already: a late heartbeat changes nothing
                 run.doc["tokens"][token] = answer
                 self._save(run)
                 run.wake.notify_all()
@@ -480,7 +538,10 @@ class LocalExecutor:
                 or not _token_is_waited(doc, token)
             ):
                 raise NotFoundError("no task is waiting on this token", token=token[:12])
-            doc.setdefault("tokens", {})[token] = answer
+            tokens = doc.setdefault("tokens", {})
+            if "heartbeat" in answer and "heartbeat" not in tokens.get(token, {"heartbeat": 0}):
+                return
+            tokens[token] = answer
             try:
                 self.store.put_checkpoint(
                     checkpoint.model_copy(update={"state": doc}),
@@ -491,7 +552,7 @@ class LocalExecutor:
                 continue
         raise ConflictError("could not record the task token answer", token=token[:12])
 
-    def _merge_stored_tokens(self, run: _Run) -> None:
+    def _merge_stored_tokens(self, run: Execution) -> None:
         """Answers written to the stored document by another process (rare; see _deliver)."""
         try:
             stored = self.store.get_checkpoint(run.name)
@@ -531,18 +592,21 @@ class LocalExecutor:
         limit = state.get("MaxConcurrency") or len(items) or 1
         gate = threading.Semaphore(limit)
         failures: list[StatesError] = []
+        run.count_events(1)  # MapStateStarted
 
         def iterate(index: int, item_frame: dict[str, Any]) -> None:
             with gate:
                 if failures or item_frame["state"] == "#end":
                     return
                 item_ctx = {"Map": {"Item": {"Index": index, "Value": items[index]}}}
+                run.count_events(1)  # MapIterationStarted
                 try:
                     self._run_scope(run, processor, item_frame, item_ctx)
                 except StatesError as exc:
                     failures.append(exc)
                 except AbortedError:
                     pass
+                run.count_events(1)  # MapIterationSucceeded, Failed or Aborted
                 with run.lock:
                     self._save(run)
 
@@ -550,7 +614,8 @@ class LocalExecutor:
                    for index, item_frame in enumerate(progress["items"])]  # fmt: skip
         for future in futures:
             future.result()
-        self._check_abort(run)
+        run.check()
+        run.count_events(1)  # MapStateSucceeded or MapStateFailed
         if failures:
             raise failures[0]
         return [item["input"] for item in progress["items"]]
@@ -558,7 +623,7 @@ class LocalExecutor:
     # ------------------------------------------------------------------ plumbing
 
     def _context(
-        self, run: _Run, state_name: str, frame: dict[str, Any], ctx: dict[str, Any]
+        self, run: Execution, state_name: str, frame: dict[str, Any], ctx: dict[str, Any]
     ) -> dict[str, Any]:
         started = datetime.fromtimestamp(run.doc["started_at"], UTC).isoformat()
         retries = sum(frame.get("retries", {}).values())
@@ -573,18 +638,7 @@ class LocalExecutor:
             **ctx,
         }
 
-    def _check_abort(self, run: _Run) -> None:
-        if run.aborted:
-            raise AbortedError
-
-    def _sleep(self, run: _Run, seconds: float) -> None:
-        with run.lock:
-            deadline = self.clock() + seconds
-            while not run.aborted and (left := deadline - self.clock()) > 0:
-                run.wake.wait(left)
-        self._check_abort(run)
-
-    def _save(self, run: _Run, *, terminal: bool = False) -> None:
+    def _save(self, run: Execution, *, terminal: bool = False) -> None:
         from podium.store.models import Checkpoint  # noqa: PLC0415
 
         checkpoint = Checkpoint(
@@ -619,22 +673,3 @@ def _invoke(handler: Handler, payload: Json) -> Json:
 
 def _token_is_waited(doc: dict[str, Any], token: str) -> bool:
     return token in json.dumps(doc.get("frame", {}))
-
-
-def _substitutions(definition: dict[str, Json]) -> set[str]:
-    """The `${Name}` functions a definition's Task states invoke (a Resource, or a
-    `lambda:invoke` FunctionName): each needs a handler. A substitution elsewhere (in a
-    Parameters value) is data for the task."""
-    found: set[str] = set()
-    for state in definition.get("States", {}).values():
-        if state.get("Type") == "Map":
-            found |= _substitutions(state.get("ItemProcessor", {}))
-        if state.get("Type") != "Task":
-            continue
-        reference = state.get("Resource", "")
-        if reference in (asl.LAMBDA_INVOKE, asl.LAMBDA_INVOKE_WAIT):
-            reference = str((state.get("Parameters") or {}).get("FunctionName", ""))
-        match = asl.SUBSTITUTION.match(reference)
-        if match is not None:
-            found.add(match.group(1))
-    return found

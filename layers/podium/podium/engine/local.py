@@ -15,7 +15,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from podium.engine.executor import ExecutionResult, LocalExecutor
+from podium.engine.execution import ExecutionResult
+from podium.engine.executor import LocalExecutor
 from podium.engine.runtime import Runtime, set_runtime
 from podium.errors import ConflictError, NotFoundError
 from podium.protocol.compile import PODIUM_FUNCTIONS, compile_machine
