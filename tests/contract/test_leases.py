@@ -60,7 +60,43 @@ def test_a_crashed_runs_lease_expires(store, clock):
 def test_explicit_now_overrides_the_clock(store, clock):
     sid = new_session(store).session_id
     store.acquire_session_lease(TENANT, sid, "a", 30, now=clock())
-    store.acquire_session_lease(TENANT, sid, "b", 30, now=clock() + 31)
+    taken = store.acquire_session_lease(TENANT, sid, "b", 30, now=clock() + 31)
+    assert taken.lease is not None and taken.lease.run_id == "b"
+    assert store.get_session(TENANT, sid).lease_holder(clock() + 31) == "b"
+
+
+def test_the_holder_renews_its_lease_and_never_shortens_it(store, clock):
+    sid = new_session(store).session_id
+    store.acquire_session_lease(TENANT, sid, "run-a", 60)
+    renewed = store.renew_session_lease(TENANT, sid, "run-a", 600)
+    assert renewed.lease is not None and renewed.lease.expires_at == clock() + 600
+    kept = store.renew_session_lease(TENANT, sid, "run-a", 10)  # a shorter renewal
+    assert kept.lease is not None and kept.lease.expires_at == clock() + 600
+    assert store.get_session(TENANT, sid).lease.expires_at == clock() + 600
+
+
+def test_a_lease_that_expired_untaken_is_renewed_by_its_holder(store, clock):
+    sid = new_session(store).session_id
+    store.acquire_session_lease(TENANT, sid, "run-a", 30)
+    clock.advance(40)
+    renewed = store.renew_session_lease(TENANT, sid, "run-a", 30)
+    assert renewed.lease_holder(clock()) == "run-a"
+
+
+def test_only_the_holder_renews(store, clock):
+    sid = new_session(store).session_id
+    with pytest.raises(ConflictError) as none_held:
+        store.renew_session_lease(TENANT, sid, "run-a", 30)
+    assert none_held.value.details["holder"] is None
+    store.acquire_session_lease(TENANT, sid, "run-a", 30)
+    clock.advance(40)
+    store.acquire_session_lease(TENANT, sid, "run-b", 30)  # taken after it expired
+    with pytest.raises(ConflictError) as taken:
+        store.renew_session_lease(TENANT, sid, "run-a", 30)
+    assert taken.value.details["holder"] == "run-b"
+    store.release_session_lease(TENANT, sid, "run-b")
+    with pytest.raises(ConflictError):
+        store.renew_session_lease(TENANT, sid, "run-b", 30)  # released: nothing to renew
 
 
 def test_interrupt_steals_only_from_the_expected_holder(store):

@@ -154,6 +154,28 @@ def test_five_megabyte_tool_output_round_trips_through_blobs(store):
     assert store.blobs.list_keys(f"t/{TENANT}/s/{session.session_id}/") == [light.content_ref.key]
 
 
+def test_large_tool_calls_round_trip_through_blobs_and_are_always_read_back(store):
+    """An assistant message whose tool calls' arguments pass the item size is stored with
+    them in the blob store; they come back even where content is only previewed, since a
+    conversation without them is not valid."""
+    session = new_session(store)
+    calls = [
+        {"id": f"call_{i}", "type": "function",
+         "function": {"name": "echo", "arguments": '{"text": "' + "y" * 40_000 + '"}'}}
+        for i in range(10)
+    ]  # fmt: skip
+    stored = store.append_message(
+        TENANT, session.session_id, Message(role="assistant", content="On it.", tool_calls=calls)
+    )
+    assert stored.tool_calls == calls and stored.tool_calls_ref is not None
+    assert stored.content == "On it." and stored.content_ref is None  # small: stays inline
+    for hydrate in (True, False):
+        [back] = store.list_messages(TENANT, session.session_id, hydrate=hydrate).items
+        assert back.tool_calls == calls and back.content == "On it."
+        [ranged] = store.get_messages(TENANT, session.session_id, 1, 1, hydrate=hydrate)
+        assert ranged.to_chat()["tool_calls"] == calls
+
+
 def test_small_payloads_stay_inline(store):
     session = new_session(store)
     stored = store.append_message(TENANT, session.session_id, user("x" * 1000))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +61,9 @@ class AwsPodium:
             time.sleep(0.05)
         raise TimeoutError(f"run {run_id}: condition not met ({run.status})")
 
+    def messages(self, session: str) -> list[Any]:
+        return self.store.list_messages(TENANT, session, limit=500).items
+
     def calls(self, function: str) -> list[dict[str, Any]]:
         return [payload for name, payload in self.machine.calls if name == function]
 
@@ -72,6 +75,7 @@ def aws_podium(
     *,
     lambda_tools: dict[str, Handler] | None = None,
     history_limit: int = AWS_HISTORY_LIMIT,
+    clock: Callable[[], float] = time.time,
 ) -> Iterator[AwsPodium]:
     """Podium on moto with the machine compiled from `agents_dir`. `lambda_tools` maps a
     `lambda` tool's substitution name (`Tool_<agent>__<tool>`) to its handler."""
@@ -92,7 +96,10 @@ def aws_podium(
         create_table(ddb, "podium")
         s3.create_bucket(Bucket="podium-blobs")
         store = DynamoStore(
-            "podium", SerializedClient(ddb), blobs=S3BlobStore("podium-blobs", SerializedClient(s3))
+            "podium",
+            SerializedClient(ddb),
+            blobs=S3BlobStore("podium-blobs", SerializedClient(s3)),
+            clock=clock,
         )
         runtime = Runtime(
             store=store,
@@ -102,6 +109,7 @@ def aws_podium(
             model_retry=RetryPolicy(time_scale=0.01),
             cancel_poll_s=0.1,
             lambda_tools=LambdaTools(boto3.client("lambda", region_name="us-east-1")),
+            clock=clock,
         )
         set_runtime(runtime)
         try:

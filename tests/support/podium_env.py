@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import textwrap
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,13 +136,34 @@ class Podium:
         return self.store.list_messages(TENANT, session, limit=500).items
 
 
-def make_podium(tmp_path: Path, *, lease_s: float = 15.0, owner: str | None = None) -> Podium:
-    store = SqliteStore(tmp_path / "home" / "podium.db")
+class SkewClock:
+    """Wall-clock time plus an offset a test moves forward: waits still take real time, and
+    a test can jump past an hour-long lease in an instant."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
+def make_podium(
+    tmp_path: Path,
+    *,
+    lease_s: float = 15.0,
+    owner: str | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Podium:
+    store = SqliteStore(tmp_path / "home" / "podium.db", clock=clock)
     runtime = Runtime(
         store=store,
         agents=AgentRegistry(store, tmp_path / "agents"),
         model_retry=RetryPolicy(time_scale=0.01),
         cancel_poll_s=0.1,
+        clock=clock,
     )
     runner = LocalRunner(runtime, retry_sleep_scale=0.01, lease_s=lease_s, owner=owner)
     runner.start()

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from podium.errors import ConflictError, InputError
-from podium.protocol.failures import RunCancelled
+from podium.protocol.failures import LeaseLost, RunCancelled
 
 if TYPE_CHECKING:
     from podium.engine.runtime import Runtime
     from podium.protocol.agent import Agent
-    from podium.store.models import Message, Run
+    from podium.store.models import Message, Run, Session
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,30 @@ def change_run(
         except ConflictError:
             run = rt.store.get_run(tenant, session_id, run_id)
     return run
+
+
+def hold_lease(rt: Runtime, ids: RunIds, ttl_s: float) -> Session:
+    """No step of a run executes without its session's lease: renew it for `ttl_s` (never
+    shortening it), or fail the step with Podium.LeaseLost when another run holds it, or
+    none does (the run was interrupted, or closed). Returns the session as renewed."""
+    try:
+        return rt.store.renew_session_lease(ids.tenant, ids.session_id, ids.run_id, ttl_s)
+    except ConflictError as lost:
+        holder = lost.details.get("holder")
+        raise LeaseLost(f"the session's lease is held by {holder or 'no run'}") from None
+
+
+def begin_wait(run: Run, now: float) -> dict[str, Any]:
+    """The fields that mark the run waiting on a person or the caller (if it is not yet)."""
+    return {} if run.waiting_since is not None else {"waiting_since": now}
+
+
+def end_wait(run: Run, now: float) -> dict[str, Any]:
+    """The fields that end the run's current wait, if it has one: its time is added to what
+    the run clock leaves out."""
+    if run.waiting_since is None:
+        return {}
+    return {"waited_s": run.waited_s + max(0.0, now - run.waiting_since), "waiting_since": None}
 
 
 def mark_cancelled_if_requested(rt: Runtime, run: Run) -> None:

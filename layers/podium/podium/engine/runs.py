@@ -13,9 +13,10 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from podium.engine.context import RunIds, change_run
+from podium.engine.context import RunIds, change_run, end_wait
 from podium.engine.tools import output_key, package_output, to_jsonable
 from podium.errors import ConflictError, InputError, NotFoundError, PodiumError
+from podium.protocol.bounds import lease_seconds
 from podium.protocol.failures import CANCELLED_ERROR, CLIENT_TOOL_ERROR, DENIED_ERROR
 from podium.protocol.variables import resolve_variables
 from podium.store.ids import new_run_id
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_INPUT_CHARS = 200_000
-LEASE_MARGIN_S = 120
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class RunService:
         session = self.rt.store.get_session(tenant, session_id)
         pinned = self.rt.agents.current(session.agent)
         agent = pinned.agent
-        ttl = float(agent.limits.max_run_seconds + LEASE_MARGIN_S)
+        ttl = lease_seconds(agent)
         now = self.rt.clock()
         run_id = new_run_id(now)
         run = Run(
@@ -160,10 +160,7 @@ class RunService:
             return
         head = session.queue[0]
         run = self.rt.store.get_run(tenant, session_id, head.run_id)
-        ttl = float(
-            self.rt.agents.pinned(run.agent, run.agent_hash).agent.limits.max_run_seconds
-            + LEASE_MARGIN_S
-        )
+        ttl = lease_seconds(self.rt.agents.pinned(run.agent, run.agent_hash).agent)
         try:
             self.rt.store.acquire_session_lease(tenant, session_id, head.run_id, ttl)
         except ConflictError:
@@ -289,9 +286,11 @@ class RunService:
         raise NotFoundError(f"call {call_id!r} of run {run_id} is not waiting for {what}")
 
     def _running_again(self, tenant: str, session_id: str, run_id: str) -> None:
+        """The last waiting call was answered: the run works again, and its clock runs."""
+        now = self.rt.clock()
         change_run(self.rt, tenant, session_id, run_id, lambda run: None
                    if run.terminal or run.pending_approvals or run.status != "waiting"
-                   else {"status": "running"})  # fmt: skip
+                   else {"status": "running", **end_wait(run, now)})  # fmt: skip
 
 
 def _check_input(user_input: Any) -> None:

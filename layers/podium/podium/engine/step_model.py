@@ -25,6 +25,8 @@ from podium.engine.context import (
     RunIds,
     change_run,
     counted,
+    end_wait,
+    hold_lease,
     load_run,
     mark_cancelled_if_requested,
 )
@@ -35,6 +37,7 @@ from podium.models import types as mt
 from podium.observe.redact import Redactor
 from podium.observe.spans import RUN_SPAN, SpanRecorder, model_span_id, step_span_id
 from podium.protocol.agent import Agent
+from podium.protocol.bounds import lease_seconds
 from podium.protocol.failures import ModelFailed, ModelRetryable, RunCancelled
 from podium.protocol.variables import render
 from podium.store.models import Message, Run, Session, Usage
@@ -197,24 +200,29 @@ class _Sink:
 def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     ids = RunIds.from_payload(payload)
     number = int(payload.get("after_step", 0)) + 1
+    pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
+    agent = pinned.agent
+    session: Session | None = None
     for tries in range(10):  # other writers (the run's execution reference, approvals)
         run = load_run(rt, ids)
         mark_cancelled_if_requested(rt, run)
         if run.step == number and run.step_result is not None:
             return state_view(run.step_result)  # a redelivery: the step already happened
+        session = session or hold_lease(rt, ids, lease_seconds(agent))
         attempt = run.step_attempt + 1 if run.step == number else 0
+        now = rt.clock()
         try:
             run = rt.store.update_run(
                 run.model_copy(update={"step": number, "step_attempt": attempt,
-                                       "status": "running", "updated_at": rt.clock()}),
+                                       "status": "running", "updated_at": now,
+                                       **end_wait(run, now)}),
                 expected_version=run.version,
             )  # fmt: skip
             break
         except ConflictError:
             if tries == 9:
                 raise
-    pinned = rt.agents.pinned(run.agent, run.agent_hash)
-    agent = pinned.agent
+    assert session is not None
     redact = Redactor(agent.redact)
     writer = EventWriter(
         rt.store,
@@ -234,8 +242,9 @@ def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
     try:
         outcome = _step(
-            rt, ids, pinned, run, number=number, attempt=attempt, writer=writer, spans=spans
-        )
+            rt, ids, pinned, run, session, number=number, attempt=attempt, writer=writer,
+            spans=spans,
+        )  # fmt: skip
     except BaseException:
         with contextlib.suppress(Exception):  # the step's own error is the one to report
             spans.flush()
@@ -245,13 +254,13 @@ def model_step(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _step(
-    rt: Runtime, ids: RunIds, pinned: PinnedAgent, run: Run, *, number: int, attempt: int,
-    writer: EventWriter, spans: SpanRecorder,
+    rt: Runtime, ids: RunIds, pinned: PinnedAgent, run: Run, session: Session, *, number: int,
+    attempt: int, writer: EventWriter, spans: SpanRecorder,
 ) -> dict[str, Any]:  # fmt: skip
     agent = pinned.agent
     if attempt > 0:
         writer.emit(ui.data(ui.DATA_DISCARD, {"step": number, "attempts": list(range(attempt))}))
-    stop = _limit_reached(rt, agent, number, run.created_at)
+    stop = _limit_reached(rt, agent, number, run)
     if stop is not None:
         writer.flush()
         return _finish_step(
@@ -268,7 +277,7 @@ def _step(
     try:
         try:
             outcome = _call(
-                rt, ids, pinned, run_usage=run.usage, number=number, attempt=attempt,
+                rt, ids, pinned, session, run_usage=run.usage, number=number, attempt=attempt,
                 writer=writer, spans=spans, step_span=step_span.span_id,
             )  # fmt: skip
         finally:
@@ -314,6 +323,7 @@ def _call(
     rt: Runtime,
     ids: RunIds,
     pinned: PinnedAgent,
+    session: Session,
     *,
     run_usage: Usage,
     number: int,
@@ -329,7 +339,6 @@ def _call(
     from podium.models.tokens import count_tokens, estimate_tokens  # noqa: PLC0415
 
     agent = pinned.agent
-    session = rt.store.get_session(ids.tenant, ids.session_id)
     messages, context_tokens = _context(rt, ids, pinned, session)
     decision = choose_model(agent, number, number > 1, context_tokens)
     specs = tool_specs(agent.tools)
@@ -587,18 +596,19 @@ def _record_model_span(
                  attributes=attributes)  # fmt: skip
 
 
-def _limit_reached(
-    rt: Runtime, agent: Agent, number: int, created_at: float
-) -> dict[str, str] | None:
+def _limit_reached(rt: Runtime, agent: Agent, number: int, run: Run) -> dict[str, str] | None:
     if number > agent.limits.max_steps:
         return {
             "Error": "Podium.MaxSteps",
             "Cause": f"the run needed more than max_steps ({agent.limits.max_steps}) steps",
         }
-    if rt.clock() - created_at > agent.limits.max_run_seconds:
+    now = rt.clock()
+    worked = run.work_seconds(now) if run.started_at is not None else now - run.created_at
+    if worked > agent.limits.max_run_seconds:
         return {"Error": "Podium.MaxRunSeconds",
-                "Cause": f"the run took longer than max_run_seconds "
-                         f"({agent.limits.max_run_seconds})"}  # fmt: skip
+                "Cause": f"the run worked longer than max_run_seconds "
+                         f"({agent.limits.max_run_seconds}; waits on people and callers "
+                         "are not counted)"}  # fmt: skip
     return None
 
 

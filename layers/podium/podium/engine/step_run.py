@@ -12,20 +12,20 @@ import logging
 from typing import Any
 
 from podium.engine import ui_stream as ui
-from podium.engine.context import RunIds, change_run, load_run
+from podium.engine.context import RunIds, change_run, hold_lease, load_run
 from podium.engine.eventlog import BEGIN_LANE, END_LANE, FAIL_LANE, EventWriter
 from podium.engine.runtime import Runtime
 from podium.errors import ConflictError, NotFoundError
 from podium.observe.redact import Redactor
 from podium.observe.spans import RUN_SPAN, SpanRecorder
-from podium.protocol.failures import CANCELLED_ERROR, LeaseLost, RunCancelled
+from podium.protocol.bounds import lease_seconds
+from podium.protocol.failures import CANCELLED_ERROR, RunCancelled
 from podium.store.ids import parse_event_id
 from podium.store.models import Message, QueuedInput, Run, Span
 
 log = logging.getLogger(__name__)
 
 INPUT_KEY = "{run}:input"
-LEASE_MARGIN_S = 120
 
 
 def begin_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
@@ -34,19 +34,20 @@ def begin_run(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     run = load_run(rt, ids)
     if run.terminal:
         raise RunCancelled(f"the run is already {run.status}")
-    session = rt.store.get_session(ids.tenant, ids.session_id)
-    holder = session.lease_holder(rt.clock())
-    if holder != ids.run_id:
-        raise LeaseLost(f"the session's lease is held by {holder}")
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
+    hold_lease(rt, ids, lease_seconds(pinned.agent))
     redact = Redactor(pinned.agent.redact)
     rt.store.append_message(
         ids.tenant, ids.session_id,
         Message(role="user", content=run.input, run_id=ids.run_id),
         idempotency_key=INPUT_KEY.format(run=ids.run_id),
     )  # fmt: skip
-    if run.status in ("queued",):
-        _update(rt, ids, status="running")
+    if run.status == "queued" or run.started_at is None:  # the run clock starts now
+        now = rt.clock()
+        change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda current: None
+                   if current.started_at is not None and current.status != "queued"
+                   else {"status": "running", "started_at": current.started_at or now},
+                   known=run)  # fmt: skip
     writer = EventWriter(
         rt.store,
         ids.tenant,
@@ -251,8 +252,7 @@ def _start_queued(rt: Runtime, ids: RunIds, queued: QueuedInput) -> None:
 
 
 def _lease_ttl(rt: Runtime, ids: RunIds) -> float:
-    pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
-    return float(pinned.agent.limits.max_run_seconds + LEASE_MARGIN_S)
+    return lease_seconds(rt.agents.pinned(ids.agent, ids.agent_hash).agent)
 
 
 def _complete_tool_results(rt: Runtime, ids: RunIds, run: Run, status: str) -> None:
@@ -340,10 +340,6 @@ def _run_events(rt: Runtime, ids: RunIds) -> list[Any]:
         if len(page) < 1000:
             return events
         after = page[-1].event_id
-
-
-def _update(rt: Runtime, ids: RunIds, **fields: Any) -> None:
-    change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda run: fields)
 
 
 def _error_text(error: dict[str, str]) -> str:

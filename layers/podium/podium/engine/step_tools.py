@@ -4,13 +4,22 @@ message and an event, in call order, once the whole Map is done."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
 from typing import Any
 
 from podium.engine import ui_stream as ui
-from podium.engine.context import RunIds, change_run, load_run, mark_cancelled_if_requested
+from podium.engine.context import (
+    RunIds,
+    begin_wait,
+    change_run,
+    end_wait,
+    hold_lease,
+    load_run,
+    mark_cancelled_if_requested,
+)
 from podium.engine.eventlog import RECORD_ATTEMPT, EventWriter
 from podium.engine.runtime import Runtime
 from podium.engine.tools import (
@@ -22,9 +31,10 @@ from podium.engine.tools import (
     to_jsonable,
     unpack_output,
 )
-from podium.errors import ToolError
+from podium.errors import NotFoundError, ToolError
 from podium.observe.redact import Redactor
 from podium.observe.spans import SpanRecorder, step_span_id, tool_span_id
+from podium.protocol.bounds import lease_seconds, wait_lease_seconds
 from podium.protocol.failures import LambdaToolUnavailable, named_tool_error
 from podium.store.ids import new_ulid
 from podium.store.models import BlobRef, Message, PendingApproval, Run
@@ -52,6 +62,7 @@ def run_tool(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     tool = pinned.agent.tool(call["name"])
     if tool is None:
         raise ToolError(f"unknown tool {call['name']!r}")
+    hold_lease(rt, ids, lease_seconds(pinned.agent))
     arguments = call_arguments(rt, ids, run, step, call["call_id"])
     spans = SpanRecorder(
         rt.store,
@@ -131,18 +142,22 @@ def await_callback(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     call = payload["call"]
     run = load_run(rt, ids)
     mark_cancelled_if_requested(rt, run)
-    arguments = call_arguments(rt, ids, run, int(payload["step"]), call["call_id"])
     kind = "approval" if payload.get("kind") == "approval" else "client"
+    tool = rt.agents.pinned(ids.agent, ids.agent_hash).agent.tool(call["name"])
+    if tool is None:
+        raise ToolError(f"unknown tool {call['name']!r}")
+    approval = tool.approval_policy
+    waits = approval.timeout_s if kind == "approval" and approval else tool.timeout_s
+    hold_lease(rt, ids, wait_lease_seconds(waits))  # held for as long as the wait may last
+    arguments = call_arguments(rt, ids, run, int(payload["step"]), call["call_id"])
     rt.store.add_pending_approval(ids.tenant, ids.session_id, ids.run_id, PendingApproval(
         call_id=call["call_id"], tool=call["name"], arguments=arguments,
         task_token=payload["task_token"], kind=kind, requested_at=rt.clock()))  # fmt: skip
-    _set_status(rt, ids, "waiting")
+    now = rt.clock()
+    change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda current: None
+               if current.terminal or (current.status == "waiting" and current.waiting_since)
+               else {"status": "waiting", **begin_wait(current, now)}, known=run)  # fmt: skip
     return {"call_id": call["call_id"], "waiting": kind}
-
-
-def _set_status(rt: Runtime, ids: RunIds, status: str) -> None:
-    change_run(rt, ids.tenant, ids.session_id, ids.run_id, lambda run: None
-               if run.terminal or run.status == status else {"status": status})  # fmt: skip
 
 
 def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
@@ -158,6 +173,8 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
         return {"recorded": 0}
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
     agent = pinned.agent
+    hold_lease(rt, ids, lease_seconds(agent))
+    _end_waits(rt, ids, run)
     redact = Redactor(agent.redact)
     writer = EventWriter(
         rt.store,
@@ -224,6 +241,21 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
     writer.emit(ui.finish_step())
     writer.flush()
     return {"recorded": len(calls)}
+
+
+def _end_waits(rt: Runtime, ids: RunIds, run: Run) -> None:
+    """The step's waits are over (a wait that timed out was answered by no one): nothing is
+    pending any more, and the run clock counts again."""
+    for call_id in list(run.pending_approvals):
+        with contextlib.suppress(NotFoundError):
+            rt.store.resolve_pending_approval(ids.tenant, ids.session_id, ids.run_id, call_id)
+    if run.pending_approvals or run.waiting_since is not None or run.status == "waiting":
+        now = rt.clock()
+
+        def running(current: Run) -> dict[str, Any] | None:
+            return None if current.terminal else {"status": "running", **end_wait(current, now)}
+
+        change_run(rt, ids.tenant, ids.session_id, ids.run_id, running)
 
 
 def _call_order(rt: Runtime, ids: RunIds, step: int) -> dict[str, int]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from podium.errors import AgentConfigError
 from podium.protocol.agent import Tool
+from podium.protocol.bounds import execution_timeout
 from podium.protocol.failures import DENIED_ERROR, MODEL_RETRYABLE_ERROR
 from podium.protocol.loader import LoadedAgent
 
@@ -241,7 +242,6 @@ def compile_machine(agents: Iterable[LoadedAgent]) -> dict[str, Any]:
     if len(set(names)) != len(names):
         raise AgentConfigError(f"two agents share a name: {sorted(names)}")
     _check_substitution_names(ordered)
-    max_seconds = max((a.agent.limits.max_run_seconds for a in ordered), default=900)
     states: dict[str, Any] = {
         "BeginRun": _task("BeginRunArn", "ModelStep", result_path="$.step", Catch=_catch_to_fail()),
         "ModelStep": _task(
@@ -317,7 +317,9 @@ def compile_machine(agents: Iterable[LoadedAgent]) -> dict[str, Any]:
         + ", ".join(names)
         + ". Do not edit.",
         "StartAt": "BeginRun",
-        "TimeoutSeconds": max_seconds + 60,
+        # The longest a run can live, waits on people and callers included (not only the
+        # run clock): an execution that times out first would end the run in the middle.
+        "TimeoutSeconds": execution_timeout([loaded.agent for loaded in ordered]),
         "States": states,
     }
 

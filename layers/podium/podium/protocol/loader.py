@@ -13,10 +13,11 @@ from pydantic import ValidationError
 from podium.errors import AgentConfigError
 from podium.protocol import AGENT_FILE
 from podium.protocol.agent import Agent, PromptFile
+from podium.protocol.bounds import deployment_problems
 from podium.protocol.checks import check_agent_data
-from podium.protocol.problems import Problem
+from podium.protocol.problems import Problem, format_path
 from podium.protocol.pydantic_problems import problems_from_validation
-from podium.protocol.source import SourceError, parse_yaml
+from podium.protocol.source import SourceDocument, SourceError, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,8 @@ def check_agent(path: Path) -> AgentReport:
     except ValidationError as exc:
         report.problems.extend(problems_from_validation(exc, document, shown))
     report.problems.extend(check_agent_data(document.data, folder, document, shown))
+    if agent is not None:
+        report.problems.extend(_bound_problems(agent, document, shown))
     report.problems.sort(key=lambda p: (p.line, p.column, p.path, p.message))
     if agent is not None and report.ok:
         template = _system_template(agent, folder)
@@ -164,6 +167,26 @@ def check_agent(path: Path) -> AgentReport:
             content_hash=content_hash(_definition(agent, template)),
         )
     return report
+
+
+def _bound_problems(agent: Agent, document: SourceDocument, shown: str) -> list[Problem]:
+    """What in a valid agent Step Functions cannot honour (`podium.protocol.bounds`)."""
+    problems = []
+    for found in deployment_problems(agent):
+        where = document.locate(found.path)
+        problems.append(
+            Problem(
+                file=shown,
+                line=where.line,
+                column=where.column,
+                path=format_path(found.path),
+                message=found.message,
+                hint=found.hint,
+                severity=found.severity,
+                code=found.code,
+            )
+        )
+    return problems
 
 
 def _system_template(agent: Agent, folder: Path) -> str:

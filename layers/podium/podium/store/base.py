@@ -31,7 +31,7 @@ from podium.store.models import (
     QueuedInput,
     Run,
 )
-from podium.store.payloads import DEFAULT_BLOB_THRESHOLD, load, offload, session_prefix
+from podium.store.payloads import DEFAULT_BLOB_THRESHOLD, dumps, load, offload, session_prefix
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -136,6 +136,14 @@ class Store(ABC):
     ) -> Session:
         """Take the one-writer lease for `run_id` if nobody holds it or it has expired (the
         holder itself may renew). ConflictError (details: holder) when another run holds it."""
+
+    @abstractmethod
+    def renew_session_lease(
+        self, tenant: str, session_id: str, run_id: str, ttl_s: float, *, now: float | None = None
+    ) -> Session:
+        """Hold the lease for `run_id` until at least `now + ttl_s`: extend it, never shorten
+        it, and renew it even if it expired while nobody took it. ConflictError (details:
+        holder) when the lease is released or held by another run. Returns the session."""
 
     @abstractmethod
     def release_session_lease(
@@ -412,23 +420,38 @@ class Store(ABC):
         return session_prefix(tenant, session_id)
 
     def _pack_message(self, tenant: str, session_id: str, message: Message) -> Message:
-        text = message.content if isinstance(message.content, str) else None
-        value, ref = offload(
-            message.content,
-            blobs=self.blobs,
-            prefix=self._prefix(tenant, session_id),
-            kind="msg",
-            threshold=self.blob_threshold,
-            preview_text=text,
-        )
-        if ref is None:
-            return message
-        return message.model_copy(update={"content": value, "content_ref": ref})
+        """Offload what makes the message too large for an item: its content, its tool calls,
+        or both (the larger first), each to the blob store with a reference."""
+        parts = {"content": message.content, "tool_calls": message.tool_calls}
+        sizes = {name: len(dumps(value).encode()) for name, value in parts.items() if value}
+        total = sum(sizes.values())
+        updates: dict[str, Any] = {}
+        for name in sorted(sizes, key=lambda part: sizes[part], reverse=True):
+            if total <= self.blob_threshold:
+                break
+            value = parts[name]
+            text = value if isinstance(value, str) else None
+            _, ref = offload(
+                value,
+                blobs=self.blobs,
+                prefix=self._prefix(tenant, session_id),
+                kind="msg",
+                threshold=0,
+                preview_text=text,
+            )
+            updates |= {name: None, f"{name}_ref": ref}
+            total -= sizes[name]
+        return message.model_copy(update=updates) if updates else message
 
     def _unpack_message(self, message: Message, hydrate: bool) -> Message:
+        """Read offloaded content back when asked (`hydrate`), and offloaded tool calls always
+        (a conversation is not valid without them)."""
+        updates: dict[str, Any] = {}
         if hydrate and message.content_ref is not None and message.content is None:
-            return message.model_copy(update={"content": load(message.content_ref, self.blobs)})
-        return message
+            updates["content"] = load(message.content_ref, self.blobs)
+        if message.tool_calls_ref is not None and message.tool_calls is None:
+            updates["tool_calls"] = load(message.tool_calls_ref, self.blobs)
+        return message.model_copy(update=updates) if updates else message
 
     def _pack_event(self, tenant: str, session_id: str, event: Event) -> Event:
         value, ref = offload(

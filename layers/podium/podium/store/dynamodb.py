@@ -279,6 +279,34 @@ class DynamoStore(DynamoRunsMixin):
             raise self._lease_conflict(tenant, session_id, "session is busy") from None
         return session_from(response["Attributes"])
 
+    def renew_session_lease(
+        self, tenant: str, session_id: str, run_id: str, ttl_s: float, *, now: float | None = None
+    ) -> Session:
+        """See `Store.renew_session_lease`: one UpdateItem, conditional on the holder and on
+        extending the lease (a read follows only when it already lasts long enough)."""
+        self._check_session_key(tenant, session_id)
+        now = self._now(now)
+        try:
+            response = self._call(
+                "update_item",
+                Key=key(session_pk(tenant, session_id), META),
+                UpdateExpression="SET lease_exp = :exp",
+                ConditionExpression=f"attribute_exists(pk) AND {ALIVE} AND lease_run = :run "
+                "AND lease_exp < :exp",
+                ExpressionAttributeNames={"#exp": "exp"},
+                ExpressionAttributeValues=values(run=run_id, exp=now + ttl_s, now=now),
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            session = self._session(tenant, session_id)  # NotFoundError if it is gone
+            if session.lease is None or session.lease.run_id != run_id:
+                holder = session.lease.run_id if session.lease else None
+                raise ConflictError(
+                    "lease not held by this run", run_id=run_id, holder=holder
+                ) from None
+            return session  # held, and already lasting at least that long
+        return session_from(response["Attributes"])
+
     def _cas_session(
         self, session: Session, sets: list[str], vals: dict[str, Any], removes: tuple[str, ...] = ()
     ) -> bool:

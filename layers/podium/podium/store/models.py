@@ -145,7 +145,9 @@ class Message(StoreModel):
     """Assigned by the store: strictly increasing within a session."""
     created_at: float = 0.0
     content_ref: BlobRef | None = None
-    """Set when content and tool calls were too large for the item."""
+    """Set when the content was moved to the blob store (the item would be too large)."""
+    tool_calls_ref: BlobRef | None = None
+    """Set when the tool calls were moved to the blob store; they are always read back."""
     expires_at: float | None = None
     tokens: int | None = None
     """Its token count, counted once when it was written (context windows sum these)."""
@@ -231,6 +233,13 @@ class Run(StoreModel):
     error: dict[str, Any] | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    started_at: float | None = None
+    """When BeginRun began the run: its clock starts here, not while it was queued."""
+    waited_s: float = 0.0
+    """Seconds the run has waited on a person (approvals) or the caller (client tools), which
+    its clock (`max_run_seconds`) does not count."""
+    waiting_since: float | None = None
+    """When the run's current wait began (None: it is not waiting)."""
     version: int = 1
     usage: Usage = Field(default_factory=Usage)
     pending_approvals: dict[str, PendingApproval] = Field(default_factory=dict)
@@ -240,6 +249,14 @@ class Run(StoreModel):
     def terminal(self) -> bool:
         """Whether the run has ended."""
         return self.status in TERMINAL_STATUSES
+
+    def work_seconds(self, now: float) -> float:
+        """The run's clock: time since it began, less the time it waited on people and
+        callers (up to `now`)."""
+        if self.started_at is None:
+            return 0.0
+        waiting = now - self.waiting_since if self.waiting_since is not None else 0.0
+        return max(0.0, now - self.started_at - self.waited_s - waiting)
 
 
 class Event(StoreModel):

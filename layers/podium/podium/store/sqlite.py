@@ -191,6 +191,24 @@ class SqliteStore(SqliteRunsMixin):
             self._save_session(conn, session)
         return session
 
+    def renew_session_lease(
+        self, tenant: str, session_id: str, run_id: str, ttl_s: float, *, now: float | None = None
+    ) -> Session:
+        """See `Store.renew_session_lease`."""
+        now = self._now(now)
+        with self._tx() as conn:
+            session = self._session(conn, tenant, session_id)
+            if session.lease is None or session.lease.run_id != run_id:
+                holder = session.lease.run_id if session.lease else None
+                raise ConflictError("lease not held by this run", run_id=run_id, holder=holder)
+            if session.lease.expires_at >= now + ttl_s:
+                return session
+            session = session.model_copy(
+                update={"lease": Lease(run_id=run_id, expires_at=now + ttl_s)}
+            )
+            self._save_session(conn, session)
+        return session
+
     def release_session_lease(
         self,
         tenant: str,
