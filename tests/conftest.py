@@ -16,6 +16,32 @@ os.environ.update(LITELLM_OFFLINE_ENV)
 if TYPE_CHECKING:
     from podium.testing.fake_openai import FakeOpenAI
 
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """A test that cannot run must fail, never skip: a skip (or an expected failure) at run
+    time fails the session, whatever raised it."""
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):  # pytest-randomly shuffles the order: the seed replays it
+        terminalreporter.write_line(f"random test order; replay it with --randomly-seed={seed}")
+    if _skipped:
+        terminalreporter.write_line(
+            "skipped tests are failures here: " + ", ".join(_skipped), red=True
+        )
+
 
 @pytest.fixture(scope="session", autouse=True)
 def _no_network() -> Iterator[None]:

@@ -37,6 +37,8 @@ ROOT = Path(__file__).parents[2]
 CARD = "4111111111111111"
 CITY = "Atlantis"
 HEADER = {"format": "json", "version": 1}
+SYNC = b"#sync "
+DONE = f"Done: charged card {CARD} for the weather report. " + "That is all. " * 12
 
 AGENT = """
 models:
@@ -74,6 +76,7 @@ class Daemon:
         self.socket.settimeout(0.05)
         self.port = self.socket.getsockname()[1]
         self.datagrams: list[bytes] = []
+        self._synced: set[bytes] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._receive, daemon=True)
         self._thread.start()
@@ -90,7 +93,25 @@ class Daemon:
                 continue
             except OSError:
                 return
-            self.datagrams.append(data)
+            if data.startswith(SYNC):
+                self._synced.add(data)
+            else:
+                self.datagrams.append(data)
+
+    def sync(self, timeout: float = 10) -> None:
+        """Return once every datagram sent before this call has been received: a marker
+        sent now arrives behind them (loopback delivers a socket's queue in order)."""
+        marker = SYNC + secrets.token_hex(8).encode()
+        sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            sender.sendto(marker, ("127.0.0.1", self.port))
+        finally:
+            sender.close()
+        deadline = time.monotonic() + timeout
+        while marker not in self._synced:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the daemon did not receive its own marker")
+            time.sleep(0.005)
 
     def documents(self) -> list[dict[str, Any]]:
         """Each datagram: the protocol header line, then one segment document."""
@@ -211,7 +232,8 @@ def script(fake_openai) -> None:
                           ToolCall("flaky", {}, id="f"),
                           ToolCall("charge", {"card": CARD}, id="c")],
               usage=Usage(prompt_tokens=100, completion_tokens=20)),
-        Reply(text="Done.", usage=Usage(prompt_tokens=150, completion_tokens=10)),
+        Reply(text=DONE, chunks=len(DONE),  # the card cut across one-character chunks
+              usage=Usage(prompt_tokens=150, completion_tokens=10)),
     )  # fmt: skip
 
 
@@ -227,11 +249,10 @@ def test_handler_model_and_tool_subsegments(in_lambda, daemon, podium, fake_open
     session, finished = run(p)
     assert finished.status == "succeeded", finished.error
     run_id = finished.run_id
-    documents = daemon.wait_for(
-        lambda docs: sum(d["name"].startswith("## ") for d in docs) == sum(invocations.values())
-    )
-    time.sleep(0.2)  # nothing else arrives afterwards
+    p.runner.executor.wait(run_id, 30)  # every handler of the run has returned
+    daemon.sync()  # and everything they sent has arrived: nothing else will
     documents = daemon.documents()
+    assert sum(d["name"].startswith("## ") for d in documents) == sum(invocations.values())
 
     # one `## <handler>` subsegment per invocation, all in the Lambda invocation's trace
     assert all(d["trace_id"] == in_lambda["root"] for d in documents)
@@ -364,7 +385,8 @@ def test_an_unsampled_invocation_sends_no_span_subsegments(
     p = podium()
     _, finished = run(p)
     assert finished.status == "succeeded", finished.error
-    time.sleep(0.3)
+    p.runner.executor.wait(finished.run_id, 30)  # every handler of the run has returned
+    daemon.sync()
     assert daemon.documents() == []
 
 
@@ -441,7 +463,7 @@ def test_nothing_is_sent_or_imported_when_off(daemon, tmp_path, environment):
     assert found["xray"] == [] and found["tracer"] is False
     if not environment:
         assert found["tracing"] is False  # not even Powertools' tracer module
-    time.sleep(0.2)
+    daemon.sync()  # the process has exited: whatever it sent has arrived
     assert daemon.datagrams == []
 
 

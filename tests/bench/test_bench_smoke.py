@@ -32,7 +32,9 @@ def test_import_time_benchmark_runs():
         text=True,
         check=False,
     )
+    # 1: a target missed on this noisy machine, reported; never an uncaught exception
     assert done.returncode in (0, 1), done.stderr
+    assert "Traceback (most recent call last)" not in done.stderr, done.stderr
     figures = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert {f["target"] for f in figures} == {"import podium", "podium validate path"}
     assert all(f["median_ms"] > 0 for f in figures)

@@ -63,7 +63,8 @@ def test_an_sqs_message_runs_to_its_answer_and_is_announced(aws_env, monkeypatch
         try:
             assert processor.handle({"Records": [record]}) == {"batchItemFailures": []}
             assert processor.handle({"Records": [record]}) == {"batchItemFailures": []}
-            announced = _wait_for_messages(sqs, url)
+            _wait_for_executions_to_end(machine)  # each announces as its run closes
+            announced = _drain(sqs, url)
         finally:
             set_runtime(None)
             triggers.reset()
@@ -78,17 +79,20 @@ def test_an_sqs_message_runs_to_its_answer_and_is_announced(aws_env, monkeypatch
         assert executions[0]["name"] == run.run_id
 
 
-def _wait_for_messages(sqs: Any, url: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+def _wait_for_executions_to_end(machine: Any, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    found: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            found.append(json.loads(message["Body"]))
-        if found:
-            time.sleep(0.5)  # a duplicate would arrive right behind
-            more = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-            return found + [json.loads(m["Body"]) for m in more]
+    while True:
+        executions = machine.client.list_executions(stateMachineArn=machine.arn)["executions"]
+        if executions and all(e["status"] != "RUNNING" for e in executions):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"executions still running: {executions}")
         time.sleep(0.1)
-    raise TimeoutError("no Podium Run Finished event reached the downstream queue")
+
+
+def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    """Every message in the queue (all were sent before the executions ended)."""
+    found: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        found += [json.loads(message["Body"]) for message in messages]
+    return found

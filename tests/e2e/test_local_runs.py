@@ -100,13 +100,15 @@ def test_retry_then_success_and_always_failing_tool(podium, agents, fake_openai)
     results = {m.tool_call_id: m.content for m in p.messages(session) if m.role == "tool"}
     assert json.loads(results["a"]) == {"ok": True, "attempts": 3}
     assert results["b"] == "Error: RuntimeError: the backend is down"
-    attempts = [
-        s
-        for s in p.store.list_spans(TENANT, session, run.run_id)
-        if s.kind == "attempt" and s.span_id.startswith("tool-0001-a")
-    ]
+    spans = p.store.list_spans(TENANT, session, run.run_id)
+    attempts = [s for s in spans if s.kind == "attempt" and s.span_id.startswith("tool-0001-a")]
     assert len(attempts) == 3
     assert sum(s.status == "error" for s in attempts) == 2
+    # the always-failing tool ran exactly max_attempts times: no more, no fewer
+    broken = [s for s in spans if s.kind == "attempt" and s.span_id.startswith("tool-0001-b")]
+    assert len(broken) == 2 and all(s.status == "error" for s in broken)
+    [call_b] = [s for s in spans if s.span_id == "tool-0001-b"]
+    assert call_b.attributes["attempts"] == 2
     errors = [e for e in p.events(session, run.run_id) if e["type"] == "tool-output-error"]
     assert errors[0]["toolCallId"] == "b"
 

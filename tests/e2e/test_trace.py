@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from podium.testing import Fault, Reply, ToolCall, Usage
 from support.podium_env import TENANT
@@ -122,6 +123,29 @@ tools:
     )
     # the conversation the model needs is kept as it is
     assert any(m.content == "card 4111111111111111 please" for m in p.messages(session))
+
+
+def test_a_card_cut_across_streamed_chunks_is_still_redacted(podium, agents, fake_openai, caplog):
+    """The provider streams the number a character at a time: no chunk holds a match, yet
+    no event, span or log shows it, and the text the client reads says [REDACTED]."""
+    agents("cutting", 'redact:\n  patterns: ["\\\\b\\\\d{16}\\\\b"]\n')
+    filler = "Thanks for waiting while I looked this up for you. " * 4
+    text = f"{filler}Your card 4111111111111111 is on file. {filler}"
+    fake_openai.script(Reply(text=text, chunks=len(text)))  # one character per chunk
+    caplog.set_level(logging.DEBUG)
+    p = podium()
+    session = p.session("cutting")
+    run = p.run("cutting", "what card do you have?", session=session)
+    assert run.status == "succeeded"
+    events = p.events(session, run.run_id)
+    deltas = [e["delta"] for e in events if e["type"] == "text-delta"]
+    assert "".join(deltas) == f"{filler}Your card [REDACTED] is on file. {filler}"
+    assert len(deltas) > 1  # still streamed, not held to the end
+    dumped = json.dumps(events) + json.dumps(
+        [s.model_dump() for s in p.store.list_spans(TENANT, session, run.run_id)]
+    )
+    assert "4111111111111111" not in dumped and not re.search(r"\d{4}", "".join(deltas))
+    assert not any("4111111111111111" in r.getMessage() for r in caplog.records)
 
 
 def test_usage_rollups_match_the_sum_of_runs(podium, agents, fake_openai):

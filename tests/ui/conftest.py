@@ -3,6 +3,7 @@ the UI router, headless Chromium, and a folder for screenshots (`test-artifacts/
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from podium.api.auth import create_key
 from podium.engine.runtime import set_runtime
 from support.browser import chromium
 from support.live_api import LiveApi, start_live_api
@@ -30,6 +32,16 @@ def live_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     api.stop()
     set_runtime(None)
     patch.undo()
+
+
+@pytest.fixture
+def ui_key(live_ui: LiveApi) -> str:
+    """A key of a tenant of its own: a test sees only the sessions it made, whatever ran
+    before it on the module's server."""
+    key, _ = create_key(
+        live_ui.podium.store, f"ui-{secrets.token_hex(4)}", scopes=["runs", "sessions:read"]
+    )
+    return key
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,10 @@ GROWTH = """() => {
 }"""
 
 
-def sign_in(page, live_ui) -> None:
+def sign_in(page, live_ui, key: str) -> None:
     page.goto(f"{live_ui.url}/ui")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
-    page.get_by_label("API key").fill(live_ui.key)
+    page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("navigation", name="Sections")).to_be_visible()
 
@@ -52,12 +52,12 @@ def test_the_shell_is_public_and_the_data_is_not(live_ui):
         assert http.get("/agents").status_code == 401
 
 
-def test_weather_chat_streams_text_and_tool_cards_then_the_trace(page, live_ui, artifacts):
+def test_weather_chat_streams_text_and_tool_cards_then_the_trace(page, live_ui, ui_key, artifacts):
     page.goto(f"{live_ui.url}/ui")
     page.get_by_label("API key").fill("pk_not-a-key")
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#signin-error")).to_contain_text("not accepted")
-    sign_in(page, live_ui)
+    sign_in(page, live_ui, ui_key)
 
     page.locator("#view-playground").get_by_label("Agent", exact=True).select_option("weather")
     expect(page.locator("#pg-tools")).to_contain_text("get_time")
@@ -111,10 +111,15 @@ def test_weather_chat_streams_text_and_tool_cards_then_the_trace(page, live_ui, 
     expect(detail.locator("h2")).to_contain_text("attempt")
 
 
-def test_key_in_fragment_then_approve_a_refund_and_find_the_session(page, live_ui, artifacts):
-    page.goto(f"{live_ui.url}/ui#key={live_ui.key}")
+def test_key_in_fragment_then_approve_a_refund_and_find_the_session(
+    page, live_ui, ui_key, artifacts
+):
+    with httpx.Client(base_url=live_ui.url, headers=live_ui.headers(ui_key)) as http:
+        weather = http.post("/sessions", json={"agent": "weather"})  # found again below
+        assert weather.status_code == 201
+    page.goto(f"{live_ui.url}/ui#key={ui_key}")
     expect(page.get_by_role("navigation", name="Sections")).to_be_visible()
-    assert live_ui.key not in page.url and urlparse(page.url).path == "/ui/"
+    assert ui_key not in page.url and urlparse(page.url).path == "/ui/"
 
     page.locator("#view-playground").get_by_label("Agent", exact=True).select_option("support")
     company = page.get_by_label("company")
@@ -180,14 +185,16 @@ def test_key_in_fragment_then_approve_a_refund_and_find_the_session(page, live_u
     assert page.evaluate("sessionStorage.getItem('podium.key')") is None
 
 
-def test_a_rejected_key_returns_to_sign_in_and_a_narrow_window_fits(page, live_ui, artifacts):
+def test_a_rejected_key_returns_to_sign_in_and_a_narrow_window_fits(
+    page, live_ui, ui_key, artifacts
+):
     page.goto(f"{live_ui.url}/ui#key=pk_revoked")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.locator("#signin-error")).to_contain_text("not accepted")
     assert "pk_revoked" not in page.url
 
     page.set_viewport_size({"width": 400, "height": 800})
-    sign_in(page, live_ui)
+    sign_in(page, live_ui, ui_key)
     page.locator("#view-playground").get_by_label("Agent", exact=True).select_option("weather")
     send(page, WEATHER)
     expect(page.locator(".turn.assistant .badge").last).to_have_text("succeeded")
@@ -207,8 +214,8 @@ def test_a_rejected_key_returns_to_sign_in_and_a_narrow_window_fits(page, live_u
     expect(page.locator("#signin-error")).to_contain_text("401")
 
 
-def test_deny_a_refund_then_answer_a_client_tool(page, live_ui):
-    sign_in(page, live_ui)
+def test_deny_a_refund_then_answer_a_client_tool(page, live_ui, ui_key):
+    sign_in(page, live_ui, ui_key)
     page.locator("#view-playground").get_by_label("Agent", exact=True).select_option("support")
     expect(page.locator("#pg-tools")).to_contain_text("get_customer_screen")
     page.get_by_label("company").fill("Acme")
@@ -229,9 +236,9 @@ def test_deny_a_refund_then_answer_a_client_tool(page, live_ui):
     expect(reply.locator(".text")).to_contain_text("cart")
 
 
-def test_cancel_a_run_while_it_streams(page, live_ui, monkeypatch):
+def test_cancel_a_run_while_it_streams(page, live_ui, ui_key, monkeypatch):
     monkeypatch.setenv("PODIUM_DEMO_TOKEN_DELAY_MS", "150")  # read on each model call
-    sign_in(page, live_ui)
+    sign_in(page, live_ui, ui_key)
     page.locator("#view-playground").get_by_label("Agent", exact=True).select_option("weather")
     send(page, "Tell me a long story about lighthouses")
     reply = page.locator(".turn.assistant").last
@@ -243,7 +250,7 @@ def test_cancel_a_run_while_it_streams(page, live_ui, monkeypatch):
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
 
 
-def test_a_dropped_stream_resumes_with_last_event_id(page, live_ui):
+def test_a_dropped_stream_resumes_with_last_event_id(page, live_ui, ui_key):
     """The first events response is cut after 25 events: the page reconnects with
     Last-Event-ID and shows every part exactly once."""
     seen: list[str | None] = []
@@ -259,7 +266,7 @@ def test_a_dropped_stream_resumes_with_last_event_id(page, live_ui):
                       body="\n\n".join(blocks) + "\n\n")  # fmt: skip
 
     page.route(re.compile(r".*/runs/[^/]+/events$"), cut_first)
-    sign_in(page, live_ui)
+    sign_in(page, live_ui, ui_key)
     page.locator("#view-playground").get_by_label("Agent", exact=True).select_option("weather")
     send(page, WEATHER)
     reply = page.locator(".turn.assistant").last

@@ -145,6 +145,11 @@ threading.Event().wait()
 """
 
 
+def _wait_invoked(store, run_id: str) -> bool:
+    frame = store.get_checkpoint(run_id).state.get("frame", {})
+    return bool((frame.get("wait") or {}).get("invoked"))
+
+
 def test_a_killed_process_leaves_a_token_wait_that_another_resumes(store, tmp_path):
     token_file = tmp_path / "token"
     child = subprocess.Popen(
@@ -156,7 +161,9 @@ def test_a_killed_process_leaves_a_token_wait_that_another_resumes(store, tmp_pa
             time.sleep(0.05)
         assert token_file.exists(), "the child never reached the wait"
         token = token_file.read_text()
-        time.sleep(0.2)  # let the child record that the wait task was invoked
+        while not _wait_invoked(store, "run-3") and time.monotonic() < deadline:
+            time.sleep(0.02)  # the child records that the wait task was invoked
+        assert _wait_invoked(store, "run-3"), "the child never recorded the invocation"
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait(10)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+import litellm
 import pytest
 
 from podium.testing import Fault, Reply, ToolCall, Usage
-
-litellm = pytest.importorskip("litellm")
 
 USER = [{"role": "user", "content": "Weather in Tokyo?"}]
 TOOLS = [

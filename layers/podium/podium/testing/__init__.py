@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 _LAZY: dict[str, str] = {
     "FakeOpenAI": "podium.testing.fake_openai",
     "RecordedRequest": "podium.testing.fake_openai",
+    "Pause": "podium.testing._http",
     "Fault": "podium.testing.script",
     "Reply": "podium.testing.script",
     "Responder": "podium.testing.script",
@@ -33,6 +34,7 @@ __all__ = [
     "FakeOpenAI",
     "Fault",
     "NetworkBlockedError",
+    "Pause",
     "RecordedRequest",
     "Reply",
     "Responder",
@@ -47,6 +49,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from podium.testing._http import Pause
     from podium.testing.fake_openai import FakeOpenAI, RecordedRequest
     from podium.testing.network_guard import (
         NetworkBlockedError,

@@ -12,10 +12,21 @@ import json
 import os
 import socket
 import struct
+import time
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
 from podium.testing._wire import Frame
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """A wait the server made while answering (the first token's latency, a chunk's, a whole
+    non-streamed reply's): what it was asked to wait, and what its own clock measured."""
+
+    requested_s: float
+    slept_s: float
 
 
 def mask_secret(value: str) -> str:
@@ -77,7 +88,17 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%s\r\n" % (len(data), data)
 
 
-async def send_frames(writer: asyncio.StreamWriter, frames: list[Frame]) -> None:
+async def pause(seconds: float, pauses: list[Pause] | None) -> None:
+    """Sleep `seconds`, recording what was asked and what the server's clock measured."""
+    started = time.monotonic()
+    await asyncio.sleep(seconds)
+    if pauses is not None:
+        pauses.append(Pause(seconds, time.monotonic() - started))
+
+
+async def send_frames(
+    writer: asyncio.StreamWriter, frames: list[Frame], pauses: list[Pause] | None = None
+) -> None:
     pending: list[bytes] = []
     for delay, data in frames:
         if delay > 0:
@@ -85,7 +106,7 @@ async def send_frames(writer: asyncio.StreamWriter, frames: list[Frame]) -> None
                 writer.write(b"".join(pending))
                 pending.clear()
                 await writer.drain()
-            await asyncio.sleep(delay)
+            await pause(delay, pauses)
         pending.append(chunk(data))
     if pending:
         writer.write(b"".join(pending))

@@ -40,11 +40,12 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
 from podium.testing import _http, _wire
+from podium.testing._http import Pause
 from podium.testing.script import Fault, Reply, Responder, Step, echo_responder
 from podium.testing.workloads import WORKLOADS
 
@@ -80,6 +81,9 @@ class RecordedRequest:
     timestamp: float
     monotonic: float
     step: Step | None = None
+    pauses: list[Pause] = field(default_factory=list)
+    """The waits the server made answering it, in order (see `Pause`): a test checks that a
+    latency was asked for and honoured on the server's own clock, not by timing itself."""
 
     @property
     def model(self) -> str | None:
@@ -355,8 +359,8 @@ class FakeOpenAI:
             step = self._next_step(body)
             self._record(dataclasses.replace(request, step=step))
             if isinstance(step, Fault):
-                return await self._fault(step, body, reader, writer, close)
-            await self._reply(step, body, writer, close)
+                return await self._fault(step, body, reader, writer, close, pauses=request.pauses)
+            await self._reply(step, body, writer, close, pauses=request.pauses)
             return True
         self._record(request)
         if method == "GET" and path in MODELS_PATHS:
@@ -372,20 +376,26 @@ class FakeOpenAI:
         return ttft / 1000.0, chunk / 1000.0
 
     async def _reply(
-        self, reply: Reply, request: dict[str, Any], writer: asyncio.StreamWriter, close: bytes
+        self,
+        reply: Reply,
+        request: dict[str, Any],
+        writer: asyncio.StreamWriter,
+        close: bytes,
+        *,
+        pauses: list[Pause],
     ) -> None:
         model = str(request.get("model") or "fake-model")
         ttft_s, chunk_s = self._latency(reply)
         if request.get("stream") is True:
             frames = self._frames(reply, model, request, ttft_s, chunk_s)
             writer.write(_http.stream_head(close))
-            await _http.send_frames(writer, frames)
+            await _http.send_frames(writer, frames, pauses)
             writer.write(_http.chunk(_wire.DONE_EVENT) + b"0\r\n\r\n")
             await writer.drain()
             return
         delay = _wire.stream_duration(reply, ttft_s, chunk_s)
         if delay > 0:
-            await asyncio.sleep(delay)
+            await _http.pause(delay, pauses)
         writer.write(_http.response(200, close, _wire.completion_body(reply, model, request)))
 
     @staticmethod
@@ -405,6 +415,8 @@ class FakeOpenAI:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         close: bytes,
+        *,
+        pauses: list[Pause],
     ) -> bool:
         """Answer with a fault; True if the connection can serve another request."""
         streaming = request.get("stream") is True
@@ -429,7 +441,7 @@ class FakeOpenAI:
         ttft_s, chunk_s = self._latency(fault.reply)
         frames = self._frames(fault.reply, model, request, ttft_s, chunk_s)[: fault.after]
         writer.write(_http.stream_head(close))
-        await _http.send_frames(writer, frames)
+        await _http.send_frames(writer, frames, pauses)
         if fault.kind == "malformed_chunk":
             writer.write(_http.chunk(_wire.MALFORMED_EVENT) + b"0\r\n\r\n")
             await writer.drain()
