@@ -136,11 +136,12 @@ def test_runner_leases_expire_without_heartbeats(store, clock):
     now = clock()
     store.acquire_runner_lease("runner-a", 30, now=now)
     store.acquire_runner_lease("runner-b", 30, now=now)
-    assert store.list_expired_owners(now=now + 10) == []
+    assert store.list_live_owners(now=now + 10) == ["runner-a", "runner-b"]
     store.heartbeat("runner-a", 30, now=now + 20)
-    assert store.list_expired_owners(now=now + 40) == ["runner-b"]
+    assert store.list_live_owners(now=now + 40) == ["runner-a"]
     with pytest.raises(ConflictError):
         store.heartbeat("runner-b", 30, now=now + 40)
     store.release_runner_lease("runner-a")
+    assert store.list_live_owners(now=now + 41) == []  # released: its runs may be taken over
     with pytest.raises(ConflictError):
         store.heartbeat("runner-a", 30, now=now + 41)

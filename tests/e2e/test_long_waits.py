@@ -21,7 +21,7 @@ from support.aws_env import aws_podium
 from support.podium_env import TENANT, SkewClock, make_podium
 
 REFUND = """
-limits: {{max_run_seconds: 1, max_steps: 4}}
+limits: {{max_run_seconds: 60, max_steps: 4}}
 tools:
   - name: refund
     description: Refund an order.
@@ -60,6 +60,7 @@ def on(request, tmp_path, fake_openai, monkeypatch, agents):
         with executor(request.param, tmp_path / "agents", monkeypatch, clock) as podium:
             yield podium, clock
 
+    start.kind = request.param  # type: ignore[attr-defined]
     return start
 
 
@@ -82,12 +83,16 @@ def wait_until_waiting(podium: Any, session: str, run_id: str) -> Any:
 
 @pytest.mark.parametrize("on_timeout", ["deny", "approve"])
 def test_a_wait_past_max_run_seconds_ends_by_on_timeout(on, fake_openai, on_timeout):
-    """The approval outlives the run clock (1 s) and times out (2 s): the run goes on as
-    `on_timeout` says, and succeeds — the wait was not the run's work."""
+    """The approval waits two hours by the run's clock — far past max_run_seconds (60 s) —
+    then times out: the run goes on as `on_timeout` says and succeeds, the wait not being
+    work. (Step Functions under moto times the wait in real seconds: 3 of them there.)"""
     fake_openai.script(*refund_then("Done."))
-    with on(REFUND.format(timeout=2, on_timeout=on_timeout)) as (podium, _):
+    timeout = 7200 if on.kind == "local" else 3
+    with on(REFUND.format(timeout=timeout, on_timeout=on_timeout)) as (podium, clock):
         session = podium.session("shop")
         run_id = podium.service.start_run(TENANT, session, "refund AB-1").run.run_id
+        wait_until_waiting(podium, session, run_id)
+        clock.advance(7201)
         run = podium.wait(session, run_id)
         assert run.status == "succeeded", run.error
         [result] = [m for m in podium.messages(session) if m.role == "tool"]
@@ -95,7 +100,7 @@ def test_a_wait_past_max_run_seconds_ends_by_on_timeout(on, fake_openai, on_time
             assert result.content == "The user timed out this tool call."
         else:
             assert json.loads(result.content) == {"refunded": 5, "order_id": "AB-1"}
-        assert run.waited_s >= 1.5 and run.waiting_since is None
+        assert run.waited_s >= 7200 and run.waiting_since is None
         assert run.pending_approvals == {}
 
 

@@ -12,7 +12,10 @@ def msg(seq: int, role: str, **kwargs) -> Message:
     return Message(seq=seq, role=role, **kwargs)
 
 
-CALL = [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]
+CALL = [
+    {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+    {"id": "c2", "type": "function", "function": {"name": "g", "arguments": "{}"}},
+]
 
 
 def test_units_keep_calls_with_their_results():
@@ -25,6 +28,25 @@ def test_units_keep_calls_with_their_results():
     ]
     grouped = list(units(iter(reversed(history))))
     assert [[m.seq for m in u] for u in grouped] == [[5], [2, 3, 4], [1]]
+
+
+def test_a_unit_has_one_result_per_call_in_the_calls_order():
+    """A history a crash or a provider left uneven still makes a window every provider
+    accepts: results in call order, a repeated one once, a stray one dropped, a missing
+    one stated."""
+    history = [
+        msg(1, "user", content="q"),
+        msg(2, "assistant", tool_calls=CALL),
+        msg(3, "tool", content="r2", tool_call_id="c2"),
+        msg(4, "tool", content="r2 again", tool_call_id="c2"),
+        msg(5, "tool", content="stray", tool_call_id="zz"),
+        msg(6, "user", content="next"),
+    ]
+    [newest, unit, first] = list(units(iter(reversed(history))))
+    assert [m.tool_call_id for m in unit[1:]] == ["c1", "c2"]
+    assert unit[1].content.startswith("Error: no result") and unit[1].name == "f"
+    assert unit[2].content == "r2"
+    assert [m.seq for m in newest] == [6] and [m.seq for m in first] == [1]
 
 
 def test_orphan_tool_results_are_dropped():

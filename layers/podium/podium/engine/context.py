@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from podium.errors import ConflictError, InputError
+from podium.errors import ConflictError, InputError, NotFoundError
 from podium.protocol.failures import LeaseLost, RunCancelled
 
 if TYPE_CHECKING:
@@ -84,6 +85,14 @@ def hold_lease(rt: Runtime, ids: RunIds, ttl_s: float) -> Session:
     except ConflictError as lost:
         holder = lost.details.get("holder")
         raise LeaseLost(f"the session's lease is held by {holder or 'no run'}") from None
+
+
+def clear_pending(rt: Runtime, ids: RunIds, run: Run) -> None:
+    """Nothing of the run waits any more (its waits timed out, or it ended): every pending
+    approval and client tool is resolved (each by one writer only)."""
+    for call_id in list(run.pending_approvals):
+        with contextlib.suppress(NotFoundError):
+            rt.store.resolve_pending_approval(ids.tenant, ids.session_id, ids.run_id, call_id)
 
 
 def begin_wait(run: Run, now: float) -> dict[str, Any]:

@@ -18,6 +18,11 @@ class AbortedError(Exception):
     """The execution was stopped (cancel) while running."""
 
 
+class DetachedError(Exception):
+    """This process lets the execution go without ending it: its runner is shutting down,
+    or another runner took it over. The stored execution stays as it is, to be resumed."""
+
+
 class ExecutionEndedError(Exception):
     """The execution ends at once, past every Retry and Catch, as on AWS: its history is
     full (FAILED, `States.Runtime`) or its `TimeoutSeconds` passed (TIMED_OUT)."""
@@ -53,15 +58,27 @@ class Execution:
     lock: threading.RLock = field(default_factory=threading.RLock)
     wake: threading.Condition = field(init=False)
     aborted: bool = False
+    detached: bool = False
+    """Let go by this process (shutdown, or taken over): it must write nothing more."""
+    ended: bool = False
+    """Its end is stored: a thread still finishing a task must not write over it."""
 
     def __post_init__(self) -> None:
         self.wake = threading.Condition(self.lock)
+        self.aborted = "abort" in self.doc  # stopped while no runner held it
 
     def check(self) -> None:
-        """Stop here if the execution was stopped, or its time is up."""
+        """Stop here if the execution was let go or stopped, or its time is up."""
+        if self.detached:
+            raise DetachedError
         if self.aborted:
             raise AbortedError
         self.check_deadline()
+
+    def detach(self) -> None:
+        with self.lock:
+            self.detached = True
+            self.wake.notify_all()
 
     def check_deadline(self) -> None:
         """The execution's TimeoutSeconds passed: it times out, whatever state it is in."""
@@ -96,6 +113,6 @@ class Execution:
             deadline = self.clock() + seconds
             if self.deadline is not None:
                 deadline = min(deadline, self.deadline)
-            while not self.aborted and (left := deadline - self.clock()) > 0:
+            while not (self.aborted or self.detached) and (left := deadline - self.clock()) > 0:
                 self.wake.wait(left)
         self.check()

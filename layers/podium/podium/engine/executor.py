@@ -35,6 +35,7 @@ from podium.engine import asl
 from podium.engine.asl import AslError, Json, StatesError
 from podium.engine.execution import (
     AbortedError,
+    DetachedError,
     Execution,
     ExecutionEndedError,
     ExecutionResult,
@@ -182,15 +183,32 @@ class LocalExecutor:
         return name in self._runs
 
     def stop(self, name: str, *, error: str = "Podium.Cancelled", cause: str = "") -> bool:
-        """Abort a running execution (StopExecution). Returns False when it is not running here."""
+        """Abort an execution (StopExecution). One running here stops at once (a Map does
+        not wait for its tools in flight); one that is not is marked in its stored document,
+        so that whoever runs it next — another live runner, or a resumed one — ends it at
+        once. False when there is no such execution in flight."""
+        abort = {"error": error, "cause": cause}
         run = self._runs.get(name)
-        if run is None:
-            return False
-        with run.lock:
-            run.aborted = True
-            run.doc["abort"] = {"error": error, "cause": cause}
-            run.wake.notify_all()
-        return True
+        if run is not None:
+            with run.lock:
+                run.aborted = True
+                run.doc["abort"] = abort
+                run.wake.notify_all()
+            return True
+
+        def mark(doc: dict[str, Any]) -> bool:
+            doc.setdefault("abort", abort)
+            return True
+
+        return self._write_stored(name, mark)
+
+    def detach_all(self) -> None:
+        """Let every execution running here go without ending it (the runner is stopping):
+        each stays stored as it is, to be resumed by the next runner."""
+        with self._guard:
+            runs = list(self._runs.values())
+        for run in runs:
+            run.detach()
 
     def send_task_success(self, token: str, output: Json) -> None:
         self._deliver(token, {"output": output})
@@ -228,6 +246,12 @@ class LocalExecutor:
         try:
             output = self._run_scope(run, self.definition, run.doc["frame"], {})
             result = ExecutionResult("SUCCEEDED", output=output)
+        except DetachedError:
+            log.info("run_id=%s owner=%s | execution let go, left to resume", run.name, self.owner)
+            with self._guard:
+                self._runs.pop(run.name, None)
+                self._futures.pop(run.name, None)
+            return ExecutionResult("DETACHED")
         except AbortedError:
             abort = run.doc.get("abort", {})
             result = ExecutionResult("ABORTED", error=abort.get("error"), cause=abort.get("cause"))
@@ -250,7 +274,15 @@ class LocalExecutor:
                 finished_at=self.clock(),
             )
             run.doc.pop("frame", None)
-            self._save(run, terminal=True)
+            try:
+                self._save(run, terminal=True)
+            except DetachedError:  # taken over just now: the new owner ends it
+                return ExecutionResult("DETACHED")
+            finally:
+                run.ended = True
+                with self._guard:
+                    self._runs.pop(run.name, None)
+                    self._futures.pop(run.name, None)
         with self._guard:
             self._runs.pop(run.name, None)
             self._futures.pop(run.name, None)
@@ -521,46 +553,38 @@ class LocalExecutor:
             with run.lock:
                 if not _token_is_waited(run.doc, token):
                     raise NotFoundError("no task is waiting on this token", token=token[:12])
-                if "heartbeat" in answer and "heartbeat" not in run.doc["tokens"].get(
-                    token, {"heartbeat": 0}
-                ):
-                    return  # answered already: a late heartbeat changes nothing
-                run.doc["tokens"][token] = answer
-                self._save(run)
-                run.wake.notify_all()
+                if _record_answer(run.doc, token, answer):
+                    self._save(run)
+                    run.wake.notify_all()
             return
-        for _ in range(20):  # not running here: write it into the stored document
-            checkpoint = self.store.get_checkpoint(name)
-            doc = checkpoint.state
-            if (
-                not isinstance(doc, dict)
-                or doc.get("status") != "RUNNING"
-                or not _token_is_waited(doc, token)
-            ):
-                raise NotFoundError("no task is waiting on this token", token=token[:12])
-            tokens = doc.setdefault("tokens", {})
-            if "heartbeat" in answer and "heartbeat" not in tokens.get(token, {"heartbeat": 0}):
-                return
-            tokens[token] = answer
-            try:
-                self.store.put_checkpoint(
-                    checkpoint.model_copy(update={"state": doc}),
-                    expected_version=checkpoint.version,
-                )
-                return
-            except ConflictError:
-                continue
-        raise ConflictError("could not record the task token answer", token=token[:12])
+        waited: list[bool] = []
+
+        def record(doc: dict[str, Any]) -> bool:  # not running here: into the stored document
+            waited.append(_token_is_waited(doc, token))
+            return waited[-1] and _record_answer(doc, token, answer)
+
+        if not self._write_stored(name, record) and not all(waited or [False]):
+            raise NotFoundError("no task is waiting on this token", token=token[:12])
 
     def _merge_stored_tokens(self, run: Execution) -> None:
-        """Answers written to the stored document by another process (rare; see _deliver)."""
+        """What another process wrote into the stored document: task-token answers (see
+        `_deliver`) and a stop (see `stop`). A document another runner now owns means this
+        one lost the execution: it lets it go (DetachedError) and writes nothing more."""
         try:
             stored = self.store.get_checkpoint(run.name)
         except NotFoundError:
             return
-        if stored.version != run.version and isinstance(stored.state, dict):
-            run.doc["tokens"].update(stored.state.get("tokens", {}))
-            run.version = stored.version
+        if stored.version == run.version or not isinstance(stored.state, dict):
+            return
+        if stored.owner != self.owner:
+            run.detach()
+            raise DetachedError
+        run.doc["tokens"].update(stored.state.get("tokens", {}))
+        if "abort" in stored.state and not run.aborted:
+            run.doc["abort"] = stored.state["abort"]
+            run.aborted = True
+            run.wake.notify_all()
+        run.version = stored.version
 
     # ------------------------------------------------------------------ map
 
@@ -612,8 +636,14 @@ class LocalExecutor:
 
         futures = [self._workers.submit(iterate, index, item_frame)
                    for index, item_frame in enumerate(progress["items"])]  # fmt: skip
+        for future in futures:  # woken by each iteration's end, and by a stop
+            future.add_done_callback(lambda _: self._notify(run))
+        with run.lock:
+            while not all(future.done() for future in futures):
+                run.check()  # a stop ends the Map now: tools in flight are not waited for
+                run.wake.wait(TOKEN_POLL_S)
         for future in futures:
-            future.result()
+            future.result()  # an iteration's own failure (not a state's) surfaces here
         run.check()
         run.count_events(1)  # MapStateSucceeded or MapStateFailed
         if failures:
@@ -638,8 +668,39 @@ class LocalExecutor:
             **ctx,
         }
 
+    @staticmethod
+    def _notify(run: Execution) -> None:
+        with run.lock:
+            run.wake.notify_all()
+
+    def _write_stored(self, name: str, change: Callable[[dict[str, Any]], bool]) -> bool:
+        """Apply `change` to the stored document of an execution still in flight (not
+        running here); False when there is none, or `change` declines."""
+        for _ in range(20):
+            try:
+                checkpoint = self.store.get_checkpoint(name)
+            except NotFoundError:
+                return False
+            doc = checkpoint.state
+            if not isinstance(doc, dict) or doc.get("status") != "RUNNING" or not change(doc):
+                return False
+            try:
+                self.store.put_checkpoint(
+                    checkpoint.model_copy(update={"state": doc}),
+                    expected_version=checkpoint.version,
+                )
+                return True
+            except ConflictError:
+                continue
+        raise ConflictError("could not write the stored execution", run_id=name)
+
     def _save(self, run: Execution, *, terminal: bool = False) -> None:
         from podium.store.models import Checkpoint  # noqa: PLC0415
+
+        if run.ended or (run.detached and not terminal):
+            if run.detached:
+                raise DetachedError
+            return  # a task finishing after the execution ended: its end stays as stored
 
         checkpoint = Checkpoint(
             run_id=run.name,
@@ -654,7 +715,8 @@ class LocalExecutor:
         try:
             stored = self.store.put_checkpoint(checkpoint, expected_version=run.version)
         except ConflictError:
-            # someone wrote a task-token answer into the stored document: merge and retry once
+            # another process wrote into the stored document (a task-token answer, a stop),
+            # or took the execution over (DetachedError): merge and retry once
             self._merge_stored_tokens(run)
             checkpoint = checkpoint.model_copy(update={"version": run.version, "state": run.doc})
             stored = self.store.put_checkpoint(checkpoint, expected_version=run.version)
@@ -669,6 +731,16 @@ def _invoke(handler: Handler, payload: Json) -> Json:
     except Exception as exc:
         body = lambda_error_payload(exc, skip_frames=1)
         raise StatesError(body["errorType"], error_cause(body)) from exc
+
+
+def _record_answer(doc: dict[str, Any], token: str, answer: dict[str, Any]) -> bool:
+    """Keep a token's answer in the document; False for a heartbeat that comes after the
+    answer (it changes nothing)."""
+    tokens = doc.setdefault("tokens", {})
+    if "heartbeat" in answer and "heartbeat" not in tokens.get(token, {"heartbeat": 0}):
+        return False
+    tokens[token] = answer
+    return True
 
 
 def _token_is_waited(doc: dict[str, Any], token: str) -> bool:

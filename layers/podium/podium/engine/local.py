@@ -41,7 +41,11 @@ class LocalOrchestrator:
         return f"local:{name}"
 
     def stop(self, name: str, *, cause: str) -> None:
-        if not self.executor.stop(name, cause=cause):
+        """Stop an execution running here; one that is not (its runner died, or another
+        process runs it) is marked stopped in the store, ended at once by whoever runs it
+        next, and NotFoundError tells the caller to close its run now."""
+        here = self.executor.is_running(name)
+        if not self.executor.stop(name, cause=cause) or not here:
             raise NotFoundError(f"execution {name} is not running here")
 
     def send_task_success(self, token: str, output: Any) -> None:
@@ -92,31 +96,39 @@ class LocalRunner:
         self._heartbeat: threading.Thread | None = None
 
     def start(self) -> list[str]:
-        """Install the runtime, take the runner lease, resume orphaned runs; returns their ids."""
+        """Install the runtime, take the runner lease, resume orphaned runs; returns their ids.
+        From then on, while this runner lives, it keeps taking over the runs no live runner
+        owns (a process that died, or stopped, leaves its runs to the others)."""
         set_runtime(self.runtime)
         self.runtime.store.acquire_runner_lease(self.owner, self.lease_s)
+        resumed = self.recover()
         self._heartbeat = threading.Thread(target=self._beat, name="podium-heartbeat", daemon=True)
         self._heartbeat.start()
-        return self.recover()
+        return resumed
 
     def recover(self) -> list[str]:
-        """Resume (or close) every unfinished run whose owner's lease has expired."""
-        dead = set(self.runtime.store.list_expired_owners())
+        """Resume every unfinished run whose owner is no live runner; returns their ids."""
+        live = {self.owner, *self.runtime.store.list_live_owners()}
         resumed = []
         for checkpoint in self.runtime.store.list_checkpoints():
-            if checkpoint.owner not in dead or self.executor.is_running(checkpoint.run_id):
+            if checkpoint.owner in live or self.executor.is_running(checkpoint.run_id):
                 continue
             try:
                 self.executor.resume(checkpoint)
             except ConflictError:
                 continue  # another runner took it first
             resumed.append(checkpoint.run_id)
+        if resumed:
+            log.info("owner=%s runs=%s | took over orphaned runs", self.owner, resumed)
         return resumed
 
     def stop(self) -> None:
+        """Stop taking work, let this process's executions go unended (each stays stored as
+        it is), and give up the lease: another runner resumes them at once."""
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(5)
+        self.executor.detach_all()
         with contextlib.suppress(NotFoundError):
             self.runtime.store.release_runner_lease(self.owner)
 
@@ -129,6 +141,11 @@ class LocalRunner:
                 self.runtime.store.acquire_runner_lease(self.owner, self.lease_s)
             except Exception:
                 log.exception("owner=%s | heartbeat failed", self.owner)
+                continue
+            try:
+                self.recover()
+            except Exception:
+                log.exception("owner=%s | recovering orphaned runs failed", self.owner)
 
     def _finished(self, name: str, payload: dict[str, Any], result: ExecutionResult) -> None:
         """An execution ended: close its run if the machine did not (a succeeded machine

@@ -200,23 +200,20 @@ class RunService:
             try:
                 self.rt.orchestrator.stop(run_id, cause="cancelled")
             except NotFoundError:
-                # written with its execution's reference, but that execution has not started
-                # (or never will: its starter died): close it here; one that starts later
-                # finds the run closed and ends at once
+                # no execution runs it here: not started (or never will be: its starter
+                # died), or its runner died. Close it now; an execution that runs it later
+                # (started late, resumed, or in another process) finds it closed and ends
                 current = self.rt.store.get_run(tenant, session_id, run_id)
-                if current.status != "queued" and not current.terminal:
-                    raise
-                self._close_unstarted(current)
+                if not current.terminal:
+                    self._close_unstarted(current)
         return self.rt.store.get_run(tenant, session_id, run_id)
 
     def _close_unstarted(self, run: Run) -> None:
-        """Close a cancelled run whose execution never started (a closed run stays as is)."""
+        """Close a cancelled run no execution runs here (a closed run stays as is)."""
         from podium.engine.step_run import finish_execution  # noqa: PLC0415
 
-        finish_execution(
-            self.rt, execution_payload(run), "ABORTED", CANCELLED_ERROR,
-            "cancelled before it started",
-        )  # fmt: skip
+        cause = "cancelled before it started" if run.status == "queued" else "cancelled"
+        finish_execution(self.rt, execution_payload(run), "ABORTED", CANCELLED_ERROR, cause)
 
     def _drop_queued(self, tenant: str, session_id: str, run_id: str) -> None:
         session = self.rt.store.get_session(tenant, session_id)

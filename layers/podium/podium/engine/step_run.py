@@ -12,7 +12,14 @@ import logging
 from typing import Any
 
 from podium.engine import ui_stream as ui
-from podium.engine.context import RunIds, change_run, hold_lease, load_run
+from podium.engine.context import (
+    RunIds,
+    change_run,
+    clear_pending,
+    end_wait,
+    hold_lease,
+    load_run,
+)
 from podium.engine.eventlog import BEGIN_LANE, END_LANE, FAIL_LANE, EventWriter
 from podium.engine.runtime import Runtime
 from podium.errors import ConflictError, NotFoundError
@@ -164,7 +171,9 @@ def _close(
     if not run.terminal:
         if not settled:
             _complete_tool_results(rt, ids, run, status)
-        closing = {"status": status, "output": output, "error": error, "pending_approvals": {}}
+        clear_pending(rt, ids, run)
+        closing = {"status": status, "output": output, "error": error,
+                   **end_wait(run, rt.clock())}  # fmt: skip
         run = change_run(rt, ids.tenant, ids.session_id, ids.run_id,
                          lambda current: None if current.terminal else closing,
                          known=run)  # fmt: skip

@@ -4,7 +4,6 @@ message and an event, in call order, once the whole Map is done."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
@@ -15,6 +14,7 @@ from podium.engine.context import (
     RunIds,
     begin_wait,
     change_run,
+    clear_pending,
     end_wait,
     hold_lease,
     load_run,
@@ -31,7 +31,7 @@ from podium.engine.tools import (
     to_jsonable,
     unpack_output,
 )
-from podium.errors import NotFoundError, ToolError
+from podium.errors import ToolError
 from podium.observe.redact import Redactor
 from podium.observe.spans import SpanRecorder, step_span_id, tool_span_id
 from podium.protocol.bounds import lease_seconds, wait_lease_seconds
@@ -246,9 +246,7 @@ def record_tools(rt: Runtime, payload: dict[str, Any]) -> dict[str, Any]:
 def _end_waits(rt: Runtime, ids: RunIds, run: Run) -> None:
     """The step's waits are over (a wait that timed out was answered by no one): nothing is
     pending any more, and the run clock counts again."""
-    for call_id in list(run.pending_approvals):
-        with contextlib.suppress(NotFoundError):
-            rt.store.resolve_pending_approval(ids.tenant, ids.session_id, ids.run_id, call_id)
+    clear_pending(rt, ids, run)
     if run.pending_approvals or run.waiting_since is not None or run.status == "waiting":
         now = rt.clock()
 

@@ -385,11 +385,12 @@ class Store(ABC):
 
     @abstractmethod
     def release_runner_lease(self, owner: str) -> None:
-        """Remove a runner's lease (on clean shutdown)."""
+        """Remove a runner's lease (on clean shutdown): its runs may be resumed at once."""
 
     @abstractmethod
-    def list_expired_owners(self, *, now: float | None = None) -> list[str]:
-        """Runners whose leases have expired: their runs may be resumed by another."""
+    def list_live_owners(self, *, now: float | None = None) -> list[str]:
+        """Runners whose leases have not expired. A run owned by any other runner — expired,
+        released, or never registered — may be resumed by a live one."""
 
     # ------------------------------------------------------------------ general
 

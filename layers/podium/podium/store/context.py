@@ -84,8 +84,10 @@ def litellm_counter(model: str) -> TokenCounter:
 def units(messages: Iterator[Message]) -> Iterator[list[Message]]:
     """Group messages read newest first into units, yielded newest first.
 
-    A unit is one message, or an assistant message with tool calls followed by its tool
-    results. Tool results whose call is missing are dropped (they cannot be sent alone).
+    A unit is one message, or an assistant message with tool calls followed by exactly one
+    result per call, in the calls' order, as every provider requires. Tool results whose
+    call is missing are dropped (they cannot be sent alone); a call left without a result
+    (its run ended before it was written) gets one saying so, in the window only.
     """
     pending: list[Message] = []
     for message in messages:
@@ -93,13 +95,36 @@ def units(messages: Iterator[Message]) -> Iterator[list[Message]]:
             pending.insert(0, message)
             continue
         if message.role == "assistant" and message.tool_calls:
-            yield [message, *pending]
+            yield [message, *answered(message, pending)]
             pending = []
             continue
         if pending:
             logger.warning("seq=%d | dropped tool results without their call", pending[0].seq)
             pending = []
         yield [message]
+
+
+NO_RESULT = "Error: no result was recorded for this call (its run ended before it did)."
+
+
+def answered(call: Message, results: list[Message]) -> list[Message]:
+    """One result per call of `call`, in the calls' order: the first stored for each id, or
+    one saying there is none."""
+    by_id: dict[str, Message] = {}
+    for result in results:
+        by_id.setdefault(str(result.tool_call_id), result)
+    out = []
+    for item in call.tool_calls or []:
+        call_id = str(item.get("id"))
+        found = by_id.get(call_id)
+        if found is None:
+            name = (item.get("function") or {}).get("name")
+            found = Message(role="tool", tool_call_id=call_id, name=name, content=NO_RESULT,
+                            run_id=call.run_id, seq=call.seq)  # fmt: skip
+        out.append(found)
+    if len(results) != len(out) or any(a is not b for a, b in zip(results, out, strict=False)):
+        logger.warning("seq=%d | the calls' results were completed or reordered", call.seq)
+    return out
 
 
 def unit_tokens(unit: list[Message], count: TokenCounter) -> int:

@@ -588,11 +588,11 @@ class DynamoRunsMixin(DynamoBase):
         """See `Store.release_runner_lease`."""
         self._call("delete_item", Key=key(RUNNERS_PK, owner))
 
-    def list_expired_owners(self, *, now: float | None = None) -> list[str]:
-        """See `Store.list_expired_owners`."""
+    def list_live_owners(self, *, now: float | None = None) -> list[str]:
+        """See `Store.list_live_owners`."""
         items = self._query_all(
             KeyConditionExpression="pk = :pk",
-            FilterExpression="expires_at <= :now",
+            FilterExpression="expires_at > :now",
             ExpressionAttributeValues=values(pk=RUNNERS_PK, now=self._now(now)),
             ConsistentRead=True,
         )

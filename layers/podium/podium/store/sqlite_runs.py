@@ -489,12 +489,12 @@ class SqliteRunsMixin(SqliteBase):
         with self._tx() as conn:
             conn.execute("DELETE FROM runners WHERE owner = ?", (owner,))
 
-    def list_expired_owners(self, *, now: float | None = None) -> list[str]:
-        """See `Store.list_expired_owners`."""
+    def list_live_owners(self, *, now: float | None = None) -> list[str]:
+        """See `Store.list_live_owners`."""
         rows = (
             self._conn()
             .execute(
-                "SELECT owner FROM runners WHERE expires_at <= ? ORDER BY owner", (self._now(now),)
+                "SELECT owner FROM runners WHERE expires_at > ? ORDER BY owner", (self._now(now),)
             )
             .fetchall()
         )
