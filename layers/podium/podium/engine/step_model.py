@@ -66,6 +66,9 @@ class _Sink:
     reasoning_id: str
     redactor: Redactor | None = None
     calls: dict[int, str] = field(default_factory=dict)
+    """The step's calls by their index in the answer: the id each is known by (unique)."""
+    used_ids: set[str] = field(default_factory=set)
+    """Call ids the run already used: a provider that repeats one gets it made unique."""
     text_open: bool = False
     reasoning_open: bool = False
     first_output_at: float | None = None
@@ -132,8 +135,8 @@ class _Sink:
                 self.reasoning_open = True
             self.writer.emit(ui.reasoning_delta(self.reasoning_id, event.delta))
         elif isinstance(event, mt.ToolCallStart):
-            self.calls[event.index] = event.id
-            self.writer.emit(ui.tool_input_start(event.id, event.name))
+            self.calls[event.index] = unique_id(event.id, self.used_ids)
+            self.writer.emit(ui.tool_input_start(self.calls[event.index], event.name))
         elif isinstance(event, mt.ToolCallDelta) and event.index in self.calls:
             if self.redactor is None or not self.redactor.paths:
                 # with field redaction, arguments are only shown whole (and redacted) once
@@ -373,6 +376,7 @@ def _call(
         text_id=f"text-{number}-{attempt}",
         reasoning_id=f"reasoning-{number}-{attempt}",
         redactor=Redactor(agent.redact),
+        used_ids=_call_ids(messages),
     )
     started = time.time()
     metadata = {"session_id": ids.session_id, "run_id": ids.run_id, "step": str(number)}
@@ -394,6 +398,7 @@ def _call(
         raise
     finally:
         sink.close()
+    result = _with_unique_call_ids(result, sink)
     _record_model_span(
         spans,
         number,
@@ -473,6 +478,38 @@ def _summarizer(rt: Runtime, agent: Agent, alias: str) -> Any:
         return result.text
 
     return summarize
+
+
+def unique_id(wanted: str, used: set[str]) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3`… if it is taken; the id returned is taken now."""
+    candidate, n = wanted, 2
+    while candidate in used:
+        candidate, n = f"{wanted}-{n}", n + 1
+    used.add(candidate)
+    return candidate
+
+
+def _call_ids(messages: list[dict[str, Any]]) -> set[str]:
+    """The call ids the conversation so far uses."""
+    return {
+        str(call.get("id"))
+        for message in messages
+        if message.get("role") == "assistant"
+        for call in message.get("tool_calls") or []
+    }
+
+
+def _with_unique_call_ids(result: mt.ModelResult, sink: _Sink) -> mt.ModelResult:
+    """The answer's calls under the ids the stream announced them by (made unique there);
+    calls the stream did not announce get unique ids here. Each call keeps its own result."""
+    announced = [sink.calls[index] for index in sorted(sink.calls)]
+    if len(announced) != len(result.tool_calls):
+        announced = [unique_id(call.id, sink.used_ids) for call in result.tool_calls]
+    if all(call.id == new for call, new in zip(result.tool_calls, announced, strict=True)):
+        return result
+    calls = [call.model_copy(update={"id": new})
+             for call, new in zip(result.tool_calls, announced, strict=True)]  # fmt: skip
+    return result.model_copy(update={"tool_calls": calls})
 
 
 def _validate_calls(
