@@ -69,13 +69,15 @@ def decline(card):
 """
 
 
-def wait_for_run(store: Store, session: str, run_id: str, timeout: float = 30) -> Run:
+def wait_for_run(
+    store: Store, session: str, run_id: str, timeout: float = 30, *, tenant: str = TENANT
+) -> Run:
     """The run once it has ended and its final `finish` event is in the log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        run = store.get_run(TENANT, session, run_id)
+        run = store.get_run(tenant, session, run_id)
         if run.terminal:
-            events = store.list_events(TENANT, session, run_id=run_id, limit=1000)
+            events = store.list_events(tenant, session, run_id=run_id, limit=1000)
             if events and events[-1].type == "finish":
                 return run
         time.sleep(0.02)

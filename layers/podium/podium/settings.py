@@ -10,6 +10,9 @@ from pathlib import Path
 
 # Where local state lives (SQLite database, blobs, checkpoints).
 ENV_HOME = "PODIUM_HOME"
+# The local runner's lease, in seconds (default 15): how soon after a runner dies another takes
+# over its runs.
+ENV_RUNNER_LEASE_S = "PODIUM_RUNNER_LEASE_S"
 # Which store backs sessions: "sqlite" (default locally) or "dynamodb".
 ENV_STORE = "PODIUM_STORE"
 # DynamoDB table and S3 bucket names (set by template.yaml in AWS).

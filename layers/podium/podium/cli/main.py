@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("podium.cli.build", "compile agents into statemachines/run.asl.json"),
     "run": ("podium.cli.run", "run one input through an agent and stream the answer"),
     "chat": ("podium.cli.run", "chat with an agent interactively"),
+    "follow": ("podium.cli.run", "stream a run's events to its end (after a detach)"),
     "dev": ("podium.cli.dev", "serve the API locally on the embedded defaults"),
     "keys": ("podium.cli.keys", "create, list and revoke API keys"),
     "trace": ("podium.cli.observe", "print a run's trace as a tree with timings and costs"),
@@ -55,6 +56,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `podium run … | head`: the reader went away
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: what is left to flush at exit cannot fail again."""
+    import os  # noqa: PLC0415
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,21 @@
-"""`podium run AGENT "message"` and `podium chat AGENT`: runs on the embedded defaults (SQLite
-under PODIUM_HOME, the local runner, the agents folder), streamed to the terminal."""
+"""`podium run AGENT "message"`, `podium chat AGENT` and `podium follow RUN`: runs on the
+embedded defaults (SQLite under PODIUM_HOME, the local runner, the agents folder), or on a
+running Podium (`--url`), streamed to the terminal.
+
+Every way out leaves the runs it held ended or resumable: Ctrl-C cancels the run in flight
+and says so (with `--url` it detaches: the run goes on, and `podium follow` picks it up
+again); SIGTERM, a closed pipe (`| head`) or an error let the local runner go without ending
+its run, which the next runner here resumes at once."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -42,30 +51,113 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--key", help="API key for --url")
 
 
+def configure_follow(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_id", help="the run to follow")
+    parser.add_argument("--session", help="the run's session (found locally when omitted)")
+    parser.add_argument("--tenant", default="local", help="tenant for local runs (default local)")
+    parser.add_argument("--home", help="local state folder")
+    parser.add_argument("--json", action="store_true", help="print events as JSON lines")
+    parser.add_argument("--url", help="a running Podium API instead of the local store")
+    parser.add_argument("--key", help="API key for --url")
+
+
 def run(args: argparse.Namespace) -> int:
-    session = _Session.open(args)
-    try:
-        return session.send(args.message)
-    finally:
-        session.close()
+    with _terminated_as_exit():
+        session = _Session.open(args)
+        try:
+            return session.send(args.message)
+        finally:
+            session.close()
 
 
 def chat(args: argparse.Namespace) -> int:
-    session = _Session.open(args)
-    print(f"chatting with {session.agent} (session {session.session_id}); Ctrl-D to quit")
-    status = 0
+    with _terminated_as_exit():
+        session = _Session.open(args)
+        print(f"chatting with {session.agent} (session {session.session_id}); Ctrl-D to quit")
+        status = 0
+        try:
+            while True:
+                try:
+                    line = input("you> ").strip()
+                except EOFError:
+                    print()
+                    break
+                if line:
+                    status = session.send(line)
+        finally:
+            session.close()
+        return status
+
+
+def follow(args: argparse.Namespace) -> int:
+    """Stream a run's events from its start to its end (a run detached from, or started
+    elsewhere), then its outcome."""
+    printer = _Printer(sys.stdout, as_json=args.json)
+    if args.url:
+        if not args.key:
+            raise InputError("--url needs --key (an API key of that server)")
+        from podium.client import Podium  # noqa: PLC0415
+
+        client = Podium(args.url, args.key)
+        try:
+            if not args.session:
+                raise InputError("--url needs --session (the run's session)")
+            for event in client.events(args.session, args.run_id):
+                printer.show(event.data)
+            final = client.get_run(args.session, args.run_id)
+        finally:
+            client.close()
+        printer.newline()
+        print(f"[{final.status}] run {args.run_id}", file=sys.stderr)
+        return 0 if final.status == "succeeded" else 1
+    from podium.cli.observe import _session_of  # noqa: PLC0415
+    from podium.store.factory import build_store  # noqa: PLC0415
+
+    store = build_store("sqlite", home=args.home)
     try:
-        while True:
-            try:
-                line = input("you> ").strip()
-            except EOFError:
-                print()
-                break
-            if line:
-                status = session.send(line)
+        session_id = args.session or _session_of(store, args.run_id)
+        status = _follow_log(store, args.tenant, session_id, args.run_id, printer)
     finally:
-        session.close()
+        store.close()
     return status
+
+
+def _follow_log(store: Any, tenant: str, session_id: str, run_id: str, printer: _Printer) -> int:
+    """Print a run's events from the store until its `finish` (the runner may be elsewhere:
+    the log is polled)."""
+    import time  # noqa: PLC0415
+
+    after: str | None = None
+    while True:
+        for event in store.list_events(tenant, session_id, run_id=run_id, after=after, limit=500):
+            after = event.event_id
+            part = event.data if isinstance(event.data, dict) else {}
+            printer.show(part)
+            if part.get("type") == "finish":
+                run = store.get_run(tenant, session_id, run_id)
+                printer.newline()
+                print(f"[{run.status}] run {run_id}", file=sys.stderr)
+                return 0 if run.status == "succeeded" else 1
+        time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def _terminated_as_exit() -> Iterator[None]:
+    """SIGTERM ends the command as an error would (its `finally` blocks run: the runner
+    lets its run go for the next one to resume) rather than killing it outright."""
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread (tests call the command in-process)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Session:
@@ -102,8 +194,21 @@ class _Session:
         return _RemoteSession(args) if args.url else cls(args)
 
     def close(self) -> None:
+        """Let the runner go: a run it had not finished stays stored, resumable at once by
+        the next runner here (this process's lease is given up)."""
+        executor = self.runner.executor
+        executor.drain()  # a queued input handed the session now is left for the next runner
+        for name in executor.running():  # a closed run's execution is ending: let it end
+            checkpoint = self.store.get_checkpoint(name)
+            run = self.store.get_run(checkpoint.tenant, checkpoint.session_id, name)
+            if run.terminal:
+                executor.wait(name, 10)
+        unfinished = executor.running()
         self.runner.stop()
         self.store.close()
+        for run_id in unfinished:
+            print(f"(run {run_id} was left unfinished: the next Podium runner here resumes "
+                  "it)", file=sys.stderr)  # fmt: skip
 
     def send(self, message: str) -> int:
         from podium.engine.eventlog import BUS  # noqa: PLC0415
@@ -115,7 +220,13 @@ class _Session:
             run_id = started.run.run_id
             if started.disposition == "queued":
                 print(f"(queued behind the active run; run {run_id})", file=sys.stderr)
-            return self._follow(run_id, wake)
+            try:
+                return self._follow(run_id, wake)
+            except KeyboardInterrupt:
+                self.service.cancel(self.tenant, self.session_id, run_id)
+                self.runner.executor.wait(run_id, 30)  # its end is written before we go
+                print(f"\n(cancelled run {run_id})", file=sys.stderr)
+                return 130
         finally:
             unsubscribe()
 
@@ -215,6 +326,7 @@ class _RemoteSession:
         if not args.key:
             raise InputError("--url needs --key (an API key of that server)")
         self.client = Podium(args.url, args.key)
+        self.url = args.url
         self.approve = args.approve
         self.as_json = args.json
         if args.session:
@@ -235,9 +347,16 @@ class _RemoteSession:
         if run.model_extra and run.model_extra.get("disposition") == "queued":
             print(f"(queued behind the active run; run {run.run_id})", file=sys.stderr)
         printer = _Printer(sys.stdout, as_json=self.as_json)
-        for event in self.client.events(self.session_id, run.run_id):
-            printer.show(event.data)
-            self._answer(run.run_id, event.data)
+        try:
+            for event in self.client.events(self.session_id, run.run_id):
+                printer.show(event.data)
+                self._answer(run.run_id, event.data)
+        except KeyboardInterrupt:
+            printer.newline()
+            print(f"(detached: run {run.run_id} goes on. Follow it again with: podium follow "
+                  f"{run.run_id} --session {self.session_id} --url {self.url} --key "
+                  "$PODIUM_KEY)", file=sys.stderr)  # fmt: skip
+            return 130
         final = self.client.get_run(self.session_id, run.run_id)
         usage = final.model_extra.get("usage", {}) if final.model_extra else {}
         if self.as_json:

@@ -118,13 +118,15 @@ class LocalExecutor:
         self._futures: dict[str, Future[ExecutionResult]] = {}
         self._workers = Workers(name="podium-run")
         self._guard = threading.Lock()
+        self._draining = False
 
     # ------------------------------------------------------------------ public
 
     def start(
         self, name: str, payload: dict[str, Any], *, wait: bool = False
     ) -> ExecutionResult | None:
-        """Start an execution named `name` (idempotent: a name already stored is not restarted)."""
+        """Start an execution named `name` (idempotent: a name already stored is not restarted).
+        While draining, the execution is stored but not run here: the next runner runs it."""
         doc = {
             "schema_version": CHECKPOINT_SCHEMA,
             "name": name,
@@ -149,6 +151,9 @@ class LocalExecutor:
             stored = self.store.put_checkpoint(checkpoint, expected_version=None)
         except ConflictError:
             log.info("run_id=%s | execution already exists; not started again", name)
+            return None
+        if self._draining:
+            log.info("run_id=%s | stored, left for the next runner (this one is stopping)", name)
             return None
         run = self._execution(name, checkpoint.tenant, checkpoint.session_id, doc, stored.version)
         return self._launch(run, wait=wait)
@@ -182,6 +187,11 @@ class LocalExecutor:
     def is_running(self, name: str) -> bool:
         return name in self._runs
 
+    def running(self) -> list[str]:
+        """The executions running here now."""
+        with self._guard:
+            return list(self._runs)
+
     def stop(self, name: str, *, error: str = "Podium.Cancelled", cause: str = "") -> bool:
         """Abort an execution (StopExecution). One running here stops at once (a Map does
         not wait for its tools in flight); one that is not is marked in its stored document,
@@ -201,6 +211,11 @@ class LocalExecutor:
             return True
 
         return self._write_stored(name, mark)
+
+    def drain(self) -> None:
+        """Run no new execution here (this process is about to stop): one started from now
+        on is stored for the next runner."""
+        self._draining = True
 
     def detach_all(self) -> None:
         """Let every execution running here go without ending it (the runner is stopping):

@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from podium import settings
 from podium.engine.execution import ExecutionResult
 from podium.engine.executor import LocalExecutor
 from podium.engine.runtime import Runtime, set_runtime
@@ -69,12 +70,14 @@ class LocalRunner:
         runtime: Runtime,
         *,
         definition: dict[str, Any] | None = None,
-        lease_s: float = RUNNER_LEASE_S,
+        lease_s: float | None = None,
         retry_sleep_scale: float = 1.0,
         owner: str | None = None,
     ) -> None:
         self.runtime = runtime
-        self.lease_s = lease_s
+        self.lease_s = lease_s or float(
+            settings.resolve(None, settings.ENV_RUNNER_LEASE_S, str(RUNNER_LEASE_S))
+        )
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         if definition is None:
             agents_dir = runtime.agents.agents_dir
@@ -128,6 +131,7 @@ class LocalRunner:
         self._stop.set()
         if self._heartbeat is not None:
             self._heartbeat.join(5)
+        self.executor.drain()
         self.executor.detach_all()
         with contextlib.suppress(NotFoundError):
             self.runtime.store.release_runner_lease(self.owner)

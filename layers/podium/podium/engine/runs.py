@@ -9,6 +9,7 @@ answered at once by `on_conflict`.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -98,8 +99,11 @@ class RunService:
         *,
         metadata: dict[str, Any] | None = None,
     ) -> StartedRun:
-        """Admit an input: start it, or follow the agent's `on_conflict` if a run is active."""
+        """Admit an input: start it, or follow the agent's `on_conflict` if a run is active.
+        All or nothing: bad input is refused before anything is stored, and a failure after
+        the lease was taken gives it back (a queued input that cannot be queued is closed)."""
         _check_input(user_input)
+        check_storable(metadata, "the metadata")
         session = self.rt.store.get_session(tenant, session_id)
         pinned = self.rt.agents.current(session.agent)
         agent = pinned.agent
@@ -131,12 +135,15 @@ class RunService:
                 return self._enqueue(run, metadata)
             interrupted = holder
             self._interrupt(tenant, session_id, holder)
-            self.rt.store.steal_session_lease(
-                tenant, session_id, run.run_id, expected_holder=holder, ttl_s=ttl
-            )
+            self._take_over(run, holder, ttl)
         if self.rt.orchestrator is not None:  # written now: starting it writes nothing more
             run = run.model_copy(update={"execution_ref": self.rt.orchestrator.reference(run_id)})
-        created = self.rt.store.create_run(run)
+        try:
+            created = self.rt.store.create_run(run)
+        except Exception:
+            with contextlib.suppress(ConflictError, NotFoundError):  # the lease goes back
+                self.rt.store.release_session_lease(tenant, session_id, run.run_id)
+            raise
         try:
             started = start_execution(self.rt, tenant, session_id, run.run_id, known=created)
         except Exception as exc:
@@ -146,9 +153,16 @@ class RunService:
 
     def _enqueue(self, run: Run, metadata: dict[str, Any] | None) -> StartedRun:
         self.rt.store.create_run(run)
-        self.rt.store.enqueue_input(run.tenant, run.session_id, QueuedInput(
-            run_id=run.run_id, input=run.input, queued_at=self.rt.clock(),
-            metadata=metadata or {}))  # fmt: skip
+        try:
+            self.rt.store.enqueue_input(run.tenant, run.session_id, QueuedInput(
+                run_id=run.run_id, input=run.input, queued_at=self.rt.clock(),
+                metadata=metadata or {}))  # fmt: skip
+        except Exception as exc:  # not queued: the run must not wait for a turn forever
+            from podium.engine.step_run import finish_execution  # noqa: PLC0415
+
+            finish_execution(self.rt, execution_payload(run), "FAILED", "Podium.NotQueued",
+                             str(exc)[:1000])  # fmt: skip
+            raise
         self._kick(run.tenant, run.session_id)
         return StartedRun(self.rt.store.get_run(run.tenant, run.session_id, run.run_id), "queued")
 
@@ -170,13 +184,38 @@ class RunService:
             start_execution(self.rt, tenant, session_id, popped.run_id)
 
     def _interrupt(self, tenant: str, session_id: str, holder: str) -> None:
+        """Cancel the active run at once: its unanswered calls get their results first (so
+        the new input follows a valid conversation), then its execution stops; one that no
+        process runs here is closed now."""
         from podium.engine.step_run import complete_interrupted  # noqa: PLC0415
 
         self.rt.cancelled.add(holder)
-        if self.rt.orchestrator is not None:
-            with contextlib.suppress(NotFoundError):
-                self.rt.orchestrator.stop(holder, cause="interrupted by a new input")
         complete_interrupted(self.rt, tenant, session_id, holder)
+        if self.rt.orchestrator is None:
+            return
+        try:
+            self.rt.orchestrator.stop(holder, cause="interrupted by a new input")
+        except NotFoundError:
+            with contextlib.suppress(NotFoundError):
+                current = self.rt.store.get_run(tenant, session_id, holder)
+                if not current.terminal:
+                    self._close_unstarted(current)
+
+    def _take_over(self, run: Run, holder: str, ttl: float) -> None:
+        """The lease, from the interrupted run — or free, if that run already closed and gave
+        it back. ConflictError if another run took it meanwhile."""
+        try:
+            self.rt.store.steal_session_lease(
+                run.tenant, run.session_id, run.run_id, expected_holder=holder, ttl_s=ttl
+            )
+        except ConflictError:
+            try:
+                self.rt.store.acquire_session_lease(run.tenant, run.session_id, run.run_id, ttl)
+            except ConflictError:
+                raise ConflictError(
+                    "the session moved on to another run meanwhile; send the input again",
+                    retry_after=1,
+                ) from None
 
     def _abandon(self, run: Run, exc: Exception) -> None:
         """The execution could not start: the run fails now, and gives its lease back."""
@@ -290,7 +329,19 @@ class RunService:
                    else {"status": "running", **end_wait(run, now)})  # fmt: skip
 
 
+def check_storable(value: Any, what: str) -> None:
+    """InputError unless `value` is plain JSON that encodes as UTF-8 (no lone surrogate, no
+    NaN or Infinity): refused before anything is stored."""
+    try:
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{what} is not plain JSON: {exc}") from None
+
+
 def _check_input(user_input: Any) -> None:
+    check_storable(user_input, "the input")
     if isinstance(user_input, str):
         if not user_input.strip():
             raise InputError("the input is empty")
