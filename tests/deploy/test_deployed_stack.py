@@ -91,11 +91,6 @@ def test_the_deployed_stack_end_to_end(aws_env, monkeypatch, event):
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         s3 = boto3.client("s3", region_name="us-east-1")
         create_table(ddb, "podium")
-        ddb.create_table(
-            TableName="keys", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        )  # fmt: skip
         s3.create_bucket(Bucket="podium-blobs")
         store = DynamoStore(
             "podium",
@@ -156,9 +151,7 @@ def test_the_deployed_stack_end_to_end(aws_env, monkeypatch, event):
             malformed = {**good, "messageId": "bad-1", "body": "{not json"}
             duplicate = dict(good)
             before = len(machine.client.list_executions(stateMachineArn=machine.arn)["executions"])
-            processor = triggers.TriggerProcessor(
-                RunService(runtime), triggers.TriggerKeys("keys", SerializedClient(ddb))
-            )
+            processor = triggers.TriggerProcessor(RunService(runtime), triggers.TriggerKeys(store))
             result = processor.handle({"Records": [good, malformed, duplicate]})
             assert result == {"batchItemFailures": [{"itemIdentifier": "bad-1"}]}
             executions = machine.client.list_executions(stateMachineArn=machine.arn)["executions"]

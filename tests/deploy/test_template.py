@@ -203,12 +203,13 @@ def test_table_matches_the_store(template):
     assert "StreamSpecification" not in table  # nothing reads a stream
 
 
-def test_idempotency_table_matches_the_triggers(template):
-    table = template["Resources"]["IdempotencyTable"]["Properties"]
-    assert table["KeySchema"] == [{"AttributeName": triggers.ID_ATTRIBUTE, "KeyType": "HASH"}]
-    assert table["TimeToLiveSpecification"] == {
-        "AttributeName": triggers.TTL_ATTRIBUTE, "Enabled": True,
-    }  # fmt: skip
+def test_trigger_keys_live_in_the_table_not_a_table_of_their_own(template):
+    """Triggers and the API share the store's idempotency keys (in Table)."""
+    tables = [name for name, r in template["Resources"].items()
+              if r["Type"] == "AWS::DynamoDB::Table"]  # fmt: skip
+    assert tables == ["Table"]
+    variables = template["Resources"]["TriggerFunction"]["Properties"]["Environment"]["Variables"]
+    assert "PODIUM_IDEMPOTENCY_TABLE" not in variables
 
 
 def test_blobs_outlive_the_longest_agent_retention(template):

@@ -20,10 +20,12 @@ from podium.engine.runtime import Runtime, set_runtime
 from podium.errors import InputError
 from podium.store.blobs import S3BlobStore
 from podium.store.dynamodb import DynamoStore, create_table
+from podium.store.idempotency import key_digest
+from podium.store.models import IdempotencyRecord
 from support.serialized import SerializedClient
 
 ROOT = Path(__file__).parents[2]
-TABLE, KEYS_TABLE, BUCKET = "podium", "podium-idempotency", "podium-blobs"
+TABLE, BUCKET = "podium", "podium-blobs"
 
 
 class RecordingOrchestrator:
@@ -58,15 +60,6 @@ class Clock:
         return self.now
 
 
-def create_keys_table(client: Any) -> None:
-    client.create_table(
-        TableName=KEYS_TABLE,
-        KeySchema=[{"AttributeName": triggers.ID_ATTRIBUTE, "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": triggers.ID_ATTRIBUTE, "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-
-
 @pytest.fixture
 def stack(mocked_aws, monkeypatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("PODIUM_TRIGGER_AGENT", "weather")
@@ -74,7 +67,6 @@ def stack(mocked_aws, monkeypatch) -> Iterator[dict[str, Any]]:
     ddb = boto3.client("dynamodb", region_name="us-east-1")
     s3 = boto3.client("s3", region_name="us-east-1")
     create_table(ddb, TABLE)
-    create_keys_table(ddb)
     s3.create_bucket(Bucket=BUCKET)
     store = DynamoStore(
         TABLE, SerializedClient(ddb), blobs=S3BlobStore(BUCKET, SerializedClient(s3))
@@ -83,14 +75,16 @@ def stack(mocked_aws, monkeypatch) -> Iterator[dict[str, Any]]:
     runtime = Runtime(store=store, agents=AgentRegistry(store, ROOT / "agents"),
                       orchestrator=orchestrator)  # fmt: skip
     clock = Clock()
-    keys = triggers.TriggerKeys(KEYS_TABLE, SerializedClient(ddb), clock=clock)
+    keys = triggers.TriggerKeys(store, clock=clock)
     processor = triggers.TriggerProcessor(RunService(runtime), keys)
     yield {"processor": processor, "orchestrator": orchestrator, "store": store, "keys": keys,
            "clock": clock, "ddb": ddb, "runtime": runtime}  # fmt: skip
 
 
-def key_item(ddb: Any, trigger: triggers.Trigger) -> dict[str, Any] | None:
-    return ddb.get_item(TableName=KEYS_TABLE, Key={"id": {"S": trigger.item_id}}).get("Item")
+def key_record(store: DynamoStore, trigger: triggers.Trigger) -> IdempotencyRecord | None:
+    """The trigger key's record, as the store keeps it."""
+    item = store._get(f"IDEM#trigger:{trigger.tenant}", key_digest(trigger.key))
+    return None if item is None else IdempotencyRecord(**json.loads(item["data"]["S"]))
 
 
 # ----------------------------------------------------------------------------- SQS
@@ -166,7 +160,7 @@ def test_a_key_another_delivery_holds_is_retried_later(stack, event):
     record = batch["Records"][0]
     trigger = triggers.Trigger.parse(record["body"], default_key=f"sqs:{record['messageId']}",
                                      source="sqs")  # fmt: skip
-    stack["keys"].claim(trigger.item_id, trigger.key)  # a concurrent delivery, still working
+    stack["keys"].claim(trigger)  # a concurrent delivery, still working
     result = stack["processor"].handle({"Records": [record]})
     assert result == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
     assert stack["orchestrator"].started == []
@@ -179,12 +173,12 @@ def test_a_start_that_failed_is_retried_from_scratch(stack, event):
     assert first == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
     trigger = triggers.Trigger.parse(record["body"], default_key=f"sqs:{record['messageId']}",
                                      source="sqs")  # fmt: skip
-    assert key_item(stack["ddb"], trigger) is None  # the claim was released
+    assert key_record(stack["store"], trigger) is None  # the claim was released
     second = stack["processor"].handle({"Records": [record]})
     assert second == {"batchItemFailures": []}
     assert len(stack["orchestrator"].started) == 1
-    item = key_item(stack["ddb"], trigger)
-    assert item is not None and item["status"]["S"] == triggers.COMPLETED
+    record = key_record(stack["store"], trigger)
+    assert record is not None and record.status == "completed"
     statuses = sorted(stack["store"].get_run("acme", s, r).status for s, r in _runs(stack))
     assert statuses == ["failed", "queued"]  # the abandoned attempt, and the started run
 
@@ -196,41 +190,28 @@ def test_a_dead_holders_run_is_found_not_started_again(stack, event):
     trigger = triggers.Trigger.parse(record["body"], default_key=f"sqs:{record['messageId']}",
                                      source="sqs")  # fmt: skip
     keys, service = stack["keys"], stack["processor"].service
-    keys.claim(trigger.item_id, trigger.key)
+    keys.claim(trigger)
     session = service.create_session("acme", "weather", session_id=trigger.own_session_id)
     service.start_run("acme", session.session_id, trigger.input)  # ... and the holder died
     stack["clock"].now += triggers.IN_PROGRESS_S + 1
     result = stack["processor"].handle({"Records": [record]})
     assert result == {"batchItemFailures": []}
     assert len(stack["orchestrator"].started) == 1
-    item = key_item(stack["ddb"], trigger)
-    assert item is not None and item["disposition"]["S"] == "recovered"
-    assert int(item["attempts"]["N"]) == 2
+    record = key_record(stack["store"], trigger)
+    assert record is not None and record.result["disposition"] == "recovered"
+    assert record.attempts == 2
 
 
-def test_the_claim_is_one_conditional_write(stack):
-    sent: list[dict[str, Any]] = []
-
-    class Spy:
-        def __init__(self, client: Any) -> None:
-            self.client, self.exceptions = client, client.exceptions
-
-        def __getattr__(self, name: str) -> Any:
-            method = getattr(self.client, name)
-
-            def call(**kwargs: Any) -> Any:
-                sent.append({"op": name, **kwargs})
-                return method(**kwargs)
-
-            return call
-
-    keys = triggers.TriggerKeys(KEYS_TABLE, Spy(stack["ddb"]))
-    keys.claim("trigger#acme#abc", "abc")
-    [claim] = sent
-    assert claim["op"] == "update_item"
-    assert claim["ConditionExpression"] == (
-        "attribute_not_exists(#id) OR (#status = :in_progress AND #lease < :now)"
-    )
+def test_trigger_keys_are_the_stores_idempotency_keys(stack, event):
+    """One mechanism with the API's Idempotency-Key: a trigger's key is an idempotency key
+    of its tenant's `trigger:` scope, kept past SQS's 14 days."""
+    record = event("sqs_batch")["Records"][0]
+    stack["processor"].handle({"Records": [record]})
+    trigger = triggers.Trigger.parse(record["body"], default_key=f"sqs:{record['messageId']}",
+                                     source="sqs")  # fmt: skip
+    kept = key_record(stack["store"], trigger)
+    assert kept is not None and kept.scope == "trigger:acme"
+    assert kept.expires_at - kept.first_claimed_at == triggers.KEEP_S > 14 * 86_400
 
 
 def test_a_session_of_another_agent_is_refused(stack, event):
@@ -286,7 +267,6 @@ def test_a_direct_invocation_needs_a_key(stack):
 def test_the_lambda_handler_is_built_from_the_environment(stack, event, monkeypatch):
     import importlib.util
 
-    monkeypatch.setenv("PODIUM_IDEMPOTENCY_TABLE", KEYS_TABLE)
     set_runtime(stack["runtime"])
     spec = importlib.util.spec_from_file_location(
         "sqs_trigger_app", ROOT / "functions" / "sqs_trigger" / "app.py"

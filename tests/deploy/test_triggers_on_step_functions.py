@@ -33,11 +33,6 @@ def test_an_sqs_message_runs_to_its_answer_and_is_announced(aws_env, monkeypatch
         sqs = boto3.client("sqs", region_name="us-east-1")
         events = boto3.client("events", region_name="us-east-1")
         create_table(ddb, "podium")
-        ddb.create_table(
-            TableName="keys", BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        )  # fmt: skip
         s3.create_bucket(Bucket="blobs")
         url = sqs.create_queue(QueueName="downstream")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
@@ -56,9 +51,7 @@ def test_an_sqs_message_runs_to_its_answer_and_is_announced(aws_env, monkeypatch
             event_batch_ms=100,
         )
         set_runtime(runtime)
-        processor = triggers.TriggerProcessor(
-            RunService(runtime), triggers.TriggerKeys("keys", SerializedClient(ddb))
-        )
+        processor = triggers.TriggerProcessor(RunService(runtime), triggers.TriggerKeys(store))
         record = event("sqs_batch")["Records"][0]
         try:
             assert processor.handle({"Records": [record]}) == {"batchItemFailures": []}

@@ -94,7 +94,7 @@ def test_asl_lint_sees_the_substitutions_as_lambda_arns(validate, tmp_path):
 def test_checkov_fails_without_point_in_time_recovery(validate, template_copy, tmp_path):
     broken = template_copy(
         ("      PointInTimeRecoverySpecification: {PointInTimeRecoveryEnabled: true}\n\n"
-         "  IdempotencyTable", "\n  IdempotencyTable")
+         "  BlobBucket", "\n  BlobBucket")
     )  # fmt: skip
     result = validate.checkov(broken, tmp_path)
     assert not result.passed

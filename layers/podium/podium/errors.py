@@ -69,6 +69,19 @@ class ForbiddenError(PodiumError):
     code = "forbidden"
 
 
+class IdempotencyInProgressError(ConflictError):
+    """Another request with the same idempotency key is still at work: retry it later."""
+
+    code = "idempotency_in_progress"
+
+
+class IdempotencyKeyReusedError(PodiumError):
+    """An idempotency key sent again with a different request."""
+
+    status = 422
+    code = "idempotency_key_reused"
+
+
 class RateLimitError(PodiumError):
     """Too many requests for a key, or too many concurrent runs for a tenant."""
 

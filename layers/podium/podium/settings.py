@@ -27,9 +27,7 @@ ENV_AGENTS_DIR = "PODIUM_AGENTS_DIR"
 ENV_LOG_LEVEL = "PODIUM_LOG_LEVEL"
 # AWS: the EventBridge bus a "Podium Run Finished" event goes to when a run ends (unset: none).
 ENV_EVENT_BUS = "PODIUM_EVENT_BUS"
-# AWS event triggers (SQS, EventBridge): the DynamoDB table of message keys already started,
-# and the tenant and agent of a message that names none.
-ENV_IDEMPOTENCY_TABLE = "PODIUM_IDEMPOTENCY_TABLE"
+# AWS event triggers (SQS, EventBridge): the tenant and agent of a message that names none.
 ENV_TRIGGER_TENANT = "PODIUM_TRIGGER_TENANT"
 ENV_TRIGGER_AGENT = "PODIUM_TRIGGER_AGENT"
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
+from podium.api import idempotency
 from podium.api.auth import EVENT_TOKEN_TTL_S, Principal
 from podium.api.context import ApiContext, api, principal
 from podium.api.routing import lazy_router
@@ -74,12 +75,25 @@ def _agent_summary(ctx: ApiContext, name: str, *, full: bool = False) -> dict[st
 
 
 @router.post("/sessions", status_code=201, tags=["sessions"], summary="Create a session")
-async def create_session(body: CreateSession, ctx: Ctx, who: Who) -> SessionView:
+async def create_session(
+    body: CreateSession, request: Request, response: Response, ctx: Ctx, who: Who
+) -> SessionView:
     who.require("runs")
-    session = await asyncio.to_thread(
-        ctx.service.create_session, who.tenant, body.agent, variables=body.variables,
-        metadata=body.metadata, session_id=body.session_id,
+    key = idempotency.request_key(request)
+
+    def create() -> dict[str, Any]:
+        return {"session_id": ctx.service.create_session(
+            who.tenant, body.agent, variables=body.variables, metadata=body.metadata,
+            session_id=body.session_id).session_id}  # fmt: skip
+
+    made, replayed = await asyncio.to_thread(
+        idempotency.once, ctx, who.tenant, key,
+        idempotency.fingerprint(request, body.model_dump_json()), create,
     )  # fmt: skip
+    if replayed:
+        response.headers[idempotency.REPLAYED] = "true"
+    session = await asyncio.to_thread(ctx.runtime.store.get_session, who.tenant,
+                                      made["session_id"])  # fmt: skip
     return SessionView.of(session, ctx.runtime.clock())
 
 
@@ -133,25 +147,35 @@ async def list_messages(
              responses={200: {"content": {"text/event-stream": {}}}})  # fmt: skip
 async def create_run(session_id: str, body: CreateRun, request: Request, ctx: Ctx, who: Who) -> Any:
     who.require("runs")
-    await asyncio.to_thread(_check_active_runs, ctx, who.tenant)
-    started = await asyncio.to_thread(
-        ctx.service.start_run, who.tenant, session_id, body.input, metadata=body.metadata
-    )
-    run = started.run
+    key = idempotency.request_key(request)
+
+    def start() -> dict[str, Any]:
+        _check_active_runs(ctx, who.tenant)
+        started = ctx.service.start_run(who.tenant, session_id, body.input,
+                                        metadata=body.metadata)  # fmt: skip
+        return {"run_id": started.run.run_id, "disposition": started.disposition,
+                "interrupted": started.interrupted}  # fmt: skip
+
+    made, replayed = await asyncio.to_thread(
+        idempotency.once, ctx, who.tenant, key,
+        idempotency.fingerprint(request, body.model_dump_json()), start,
+    )  # fmt: skip
+    headers = {idempotency.REPLAYED: "true"} if replayed else {}
+    run_id = str(made["run_id"])
     if "text/event-stream" in request.headers.get("accept", ""):
-        body_stream = follow(
-            ctx, who.tenant, session_id, run_id=run.run_id, bounded=_buffered(request)
-        )
-        return streaming_response(body_stream, **{"X-Podium-Run": run.run_id})
+        body_stream = follow(ctx, who.tenant, session_id, run_id=run_id, bounded=_buffered(request))
+        return streaming_response(body_stream, **{"X-Podium-Run": run_id, **headers})
+    run = await asyncio.to_thread(ctx.runtime.store.get_run, who.tenant, session_id, run_id)
     accepted = RunAccepted(
-        run_id=run.run_id, session_id=session_id, status=run.status,
-        disposition=started.disposition, interrupted=started.interrupted,
-        events_url=events_url(session_id, run.run_id),
-        run_url=f"/sessions/{session_id}/runs/{run.run_id}",
+        run_id=run_id, session_id=session_id, status=run.status,
+        disposition=made["disposition"], interrupted=made["interrupted"],
+        events_url=events_url(session_id, run_id),
+        run_url=f"/sessions/{session_id}/runs/{run_id}",
     )  # fmt: skip
     return JSONResponse(
-        accepted.model_dump(), status_code=202, headers={"Location": accepted.run_url}
-    )
+        accepted.model_dump(), status_code=202,
+        headers={"Location": accepted.run_url, **headers},
+    )  # fmt: skip
 
 
 def _check_active_runs(ctx: ApiContext, tenant: str) -> None:

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from podium.api import idempotency
 from podium.api.auth import Principal
 from podium.api.context import ApiContext, api, principal
 from podium.api.routing import lazy_router
@@ -51,9 +52,19 @@ async def chat(
         run_id, after = await asyncio.to_thread(_answer_waits, ctx, who, session, last)
         return streaming_response(follow(ctx, who.tenant, session, run_id=run_id, after=after))
     text = _user_text(last) if body.trigger != "regenerate-message" else _last_user(body)
-    started = await asyncio.to_thread(ctx.service.start_run, who.tenant, session, text)
-    stream = follow(ctx, who.tenant, session, run_id=started.run.run_id)
-    return streaming_response(stream, **{"X-Podium-Run": started.run.run_id})
+    key = idempotency.request_key(request)
+
+    def start() -> dict[str, Any]:
+        return {"run_id": ctx.service.start_run(who.tenant, session, text).run.run_id}
+
+    made, replayed = await asyncio.to_thread(
+        idempotency.once, ctx, who.tenant, key,
+        idempotency.fingerprint(request, body.model_dump_json()), start,
+    )  # fmt: skip
+    run_id = str(made["run_id"])
+    headers = {idempotency.REPLAYED: "true"} if replayed else {}
+    stream = follow(ctx, who.tenant, session, run_id=run_id)  # a replay: from its start
+    return streaming_response(stream, **{"X-Podium-Run": run_id, **headers})
 
 
 @router.get("/chat/{chat_id}/stream", summary="Resume the active run's stream (204: none)",

@@ -13,8 +13,9 @@ with one, the session is used (or created for the agent). The key is the trigger
 the SQS message attribute `idempotency_key`, else the SQS message id (kept across
 redeliveries) or the EventBridge event id; a schedule's input must carry one.
 
-**Idempotency.** Before starting, the key is claimed in the idempotency table with one
-conditional write (`attribute_not_exists(id) OR` an in-progress claim whose lease expired):
+**Idempotency.** Before starting, the key is claimed with the store's idempotency keys (the
+mechanism behind the API's `Idempotency-Key`, scoped `trigger:<tenant>`), one conditional
+write:
 - a key already completed is acknowledged, and nothing starts a second time;
 - a key another delivery is working on is retried later (an SQS batch item failure);
 - if the work fails before a run started, the claim is released, and the retry starts afresh;
@@ -34,18 +35,18 @@ import hashlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from podium import settings
-from podium.errors import ConflictError, InputError, NotFoundError
+from podium.errors import ConflictError, IdempotencyInProgressError, InputError, NotFoundError
 from podium.store.ids import check_name
 
 if TYPE_CHECKING:
     from podium.engine.context import RunIds
     from podium.engine.runs import RunService
+    from podium.store.base import Store
     from podium.store.models import Run
 
 log = logging.getLogger(__name__)
@@ -57,18 +58,12 @@ RUN_FINISHED = "Podium Run Finished"
 RUN_REQUEST = "Podium Run Request"
 """detail-type of an EventBridge event that asks for a run (its detail is the trigger)."""
 
-ID_ATTRIBUTE = "id"
-TTL_ATTRIBUTE = "expires_at"
-"""The idempotency table's key and TTL attributes (template.yaml declares the same)."""
 IN_PROGRESS_S = 300.0
 """How long a claim holds before another delivery may take it over (> the function timeout)."""
 KEEP_S = 15 * 86_400.0
 """How long a completed key is remembered: longer than a message can live in SQS or its DLQ
 (14 days at most), so a redriven message is still recognised."""
 OUTPUT_PREVIEW_CHARS = 4_000
-
-IN_PROGRESS = "IN_PROGRESS"
-COMPLETED = "COMPLETED"
 
 
 class TriggerInProgressError(ConflictError):
@@ -141,12 +136,6 @@ class Trigger:
         )
 
     @property
-    def item_id(self) -> str:
-        """The idempotency item's id: the key, hashed, scoped to the tenant."""
-        digest = hashlib.sha256(self.key.encode()).hexdigest()
-        return f"trigger#{self.tenant}#{digest}"
-
-    @property
     def own_session_id(self) -> str:
         """The session of a trigger that names none: derived from the key, so stable."""
         digest = hashlib.sha256(f"{self.tenant}\n{self.key}".encode()).hexdigest()
@@ -169,117 +158,56 @@ class Claim:
 
 
 class TriggerKeys:
-    """Claims on trigger keys in the idempotency table (`id`, TTL on `expires_at`).
-
-    The boto3 DynamoDB client is taken in the constructor (created lazily if omitted), so tests
-    can inspect the conditions sent.
-    """
-
-    CLAIM_CONDITION = "attribute_not_exists(#id) OR (#status = :in_progress AND #lease < :now)"
+    """Claims on trigger keys: the store's idempotency keys (one mechanism with the API's
+    `Idempotency-Key`), scoped to the trigger's tenant, kept `keep_s`."""
 
     def __init__(
         self,
-        table: str,
-        client: Any = None,
+        store: Store,
         *,
-        clock: Callable[[], float] = time.time,
         in_progress_s: float = IN_PROGRESS_S,
         keep_s: float = KEEP_S,
+        clock: Callable[[], float] | None = None,
     ) -> None:
-        if client is None:
-            import boto3  # noqa: PLC0415 - only the AWS path needs it
-
-            client = boto3.client("dynamodb")
-        self.table = table
-        self.client = client
-        self.clock = clock
+        self.store = store
         self.in_progress_s = in_progress_s
         self.keep_s = keep_s
+        self.clock = clock or store.clock
 
-    def claim(self, item_id: str, key: str) -> Claim:
-        """Claim `item_id` for this delivery; TriggerInProgressError if another holds it."""
-        now = self.clock()
+    def claim(self, trigger: Trigger) -> Claim:
+        """Claim the trigger's key for this delivery; TriggerInProgressError if another holds
+        it."""
         try:
-            response = self.client.update_item(
-                TableName=self.table,
-                Key={ID_ATTRIBUTE: {"S": item_id}},
-                UpdateExpression=(
-                    "SET #status = :in_progress, #lease = :lease, #ttl = :ttl, #key = :key, "
-                    "first_claimed_at = if_not_exists(first_claimed_at, :now), "
-                    "attempts = if_not_exists(attempts, :zero) + :one"
-                ),
-                ConditionExpression=self.CLAIM_CONDITION,
-                ExpressionAttributeNames={
-                    "#id": ID_ATTRIBUTE, "#status": "status", "#lease": "lease_until",
-                    "#ttl": TTL_ATTRIBUTE, "#key": "message_key",
-                },
-                ExpressionAttributeValues={
-                    ":in_progress": {"S": IN_PROGRESS},
-                    ":now": {"N": _num(now)},
-                    ":lease": {"N": _num(now + self.in_progress_s)},
-                    ":ttl": {"N": str(int(now + self.keep_s))},
-                    ":key": {"S": key[:1024]},
-                    ":zero": {"N": "0"},
-                    ":one": {"N": "1"},
-                },
-                ReturnValues="ALL_NEW",
+            record = self.store.claim_idempotency_key(
+                _scope(trigger), trigger.key, lease_s=self.in_progress_s, keep_s=self.keep_s,
+                now=self.clock(),
             )  # fmt: skip
-        except self.client.exceptions.ConditionalCheckFailedException:
-            return self._held(item_id)
-        item = response["Attributes"]
+        except IdempotencyInProgressError:
+            raise TriggerInProgressError(
+                "another delivery of this key is starting its run; retry later"
+            ) from None
+        if record.status == "completed":
+            result = record.result or {}
+            return Claim(completed=True, run_id=result.get("run_id"),
+                         session_id=result.get("session_id"))  # fmt: skip
         return Claim(
-            completed=False,
-            attempts=int(item["attempts"]["N"]),
-            first_claimed_at=float(item["first_claimed_at"]["N"]),
+            completed=False, attempts=record.attempts, first_claimed_at=record.first_claimed_at
         )
 
-    def _held(self, item_id: str) -> Claim:
-        item = self.client.get_item(
-            TableName=self.table, Key={ID_ATTRIBUTE: {"S": item_id}}, ConsistentRead=True
-        ).get("Item")
-        if item is not None and item.get("status", {}).get("S") == COMPLETED:
-            return Claim(
-                completed=True,
-                run_id=item.get("run_id", {}).get("S"),
-                session_id=item.get("session_id", {}).get("S"),
-            )
-        raise TriggerInProgressError(
-            "another delivery of this key is starting its run; retry later"
-        )
-
-    def complete(self, item_id: str, *, run_id: str, session_id: str, disposition: str) -> None:
+    def complete(self, trigger: Trigger, *, run_id: str, session_id: str, disposition: str) -> None:
         """Record that the key's run was started (or queued): later deliveries skip it."""
-        self.client.update_item(
-            TableName=self.table,
-            Key={ID_ATTRIBUTE: {"S": item_id}},
-            UpdateExpression=(
-                "SET #status = :completed, run_id = :run, session_id = :session, "
-                "disposition = :disposition, completed_at = :now REMOVE #lease"
-            ),
-            ExpressionAttributeNames={"#status": "status", "#lease": "lease_until"},
-            ExpressionAttributeValues={
-                ":completed": {"S": COMPLETED},
-                ":run": {"S": run_id},
-                ":session": {"S": session_id},
-                ":disposition": {"S": disposition},
-                ":now": {"N": _num(self.clock())},
-            },
-        )
+        self.store.complete_idempotency_key(
+            _scope(trigger), trigger.key,
+            {"run_id": run_id, "session_id": session_id, "disposition": disposition},
+        )  # fmt: skip
 
-    def release(self, item_id: str) -> None:
+    def release(self, trigger: Trigger) -> None:
         """Give up an in-progress claim before any run started, so a retry starts afresh."""
-        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
-            self.client.delete_item(
-                TableName=self.table,
-                Key={ID_ATTRIBUTE: {"S": item_id}},
-                ConditionExpression="#status = :in_progress",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={":in_progress": {"S": IN_PROGRESS}},
-            )
+        self.store.release_idempotency_key(_scope(trigger), trigger.key)
 
 
-def _num(value: float) -> str:
-    return f"{value:.3f}"
+def _scope(trigger: Trigger) -> str:
+    return f"trigger:{trigger.tenant}"
 
 
 # ----------------------------------------------------------------------------- starting
@@ -297,7 +225,7 @@ class TriggerResult:
 
 def start_trigger(service: RunService, keys: TriggerKeys, trigger: Trigger) -> TriggerResult:
     """Start the trigger's run unless its key already did."""
-    claim = keys.claim(trigger.item_id, trigger.key)
+    claim = keys.claim(trigger)
     if claim.completed:
         log.info(
             "key=%s run_id=%s | duplicate delivery: the run was already started",
@@ -309,17 +237,17 @@ def start_trigger(service: RunService, keys: TriggerKeys, trigger: Trigger) -> T
         if claim.attempts > 1:
             found = _started_by_earlier_attempt(service, trigger, session_id, claim)
             if found is not None:
-                keys.complete(trigger.item_id, run_id=found.run_id, session_id=session_id,
+                keys.complete(trigger, run_id=found.run_id, session_id=session_id,
                               disposition="recovered")  # fmt: skip
                 return TriggerResult("recovered", found.run_id, session_id)
         started = service.start_run(
             trigger.tenant, session_id, trigger.input, metadata=trigger.metadata
         )
     except Exception:
-        keys.release(trigger.item_id)
+        keys.release(trigger)
         raise
     keys.complete(
-        trigger.item_id,
+        trigger,
         run_id=started.run.run_id,
         session_id=session_id,
         disposition=started.disposition,
@@ -376,10 +304,8 @@ class TriggerProcessor:
         from podium.engine.runs import RunService  # noqa: PLC0415
         from podium.engine.runtime import get_runtime  # noqa: PLC0415
 
-        table = settings.resolve(None, settings.ENV_IDEMPOTENCY_TABLE, "")
-        if not table:
-            raise InputError(f"set {settings.ENV_IDEMPOTENCY_TABLE} for event triggers")
-        return cls(RunService(get_runtime()), TriggerKeys(table))
+        runtime = get_runtime()
+        return cls(RunService(runtime), TriggerKeys(runtime.store))
 
     def handle(self, event: dict[str, Any]) -> dict[str, Any]:
         """An SQS batch, an EventBridge event, or a direct input (a schedule's)."""

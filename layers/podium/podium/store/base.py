@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from podium.store.models import (
         AgentVersion,
         ApiKey,
+        IdempotencyRecord,
         Page,
         PendingApproval,
         RunnerLease,
@@ -369,6 +370,37 @@ class Store(ABC):
     @abstractmethod
     def delete_checkpoint(self, run_id: str) -> None:
         """Forget a run's checkpoint."""
+
+    # ---------------------------------------------------------- idempotency keys
+
+    @abstractmethod
+    def claim_idempotency_key(
+        self,
+        scope: str,
+        key: str,
+        *,
+        fingerprint: str = "",
+        lease_s: float = 300.0,
+        keep_s: float = 86_400.0,
+        now: float | None = None,
+    ) -> IdempotencyRecord:
+        """Claim `key` within `scope` for one attempt at its work, atomically.
+
+        Returns the record: `in_progress` when the caller now holds it (first claim, or one
+        whose holder let its lease pass: `attempts` tells), or `completed` with the first
+        attempt's result. IdempotencyInProgressError while another attempt holds it;
+        IdempotencyKeyReusedError when it was claimed for another `fingerprint`."""
+
+    @abstractmethod
+    def complete_idempotency_key(
+        self, scope: str, key: str, result: dict[str, Any], *, now: float | None = None
+    ) -> None:
+        """Record the work's result: later claims return it, for `keep_s` from the claim."""
+
+    @abstractmethod
+    def release_idempotency_key(self, scope: str, key: str) -> None:
+        """Give up an in-progress claim whose work did not happen: the next claim is a first
+        one. A completed key stays completed."""
 
     # ------------------------------------------------------------ runner leases
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from podium.errors import ConflictError, NotFoundError
@@ -28,12 +29,14 @@ from podium.store.dynamodb_codec import (
     usage_from,
     values,
 )
+from podium.store.idempotency import claimed, key_digest
 from podium.store.ids import check_model_name, check_name, content_hash, utc_day
 from podium.store.models import (
     AgentVersion,
     ApiKey,
     Checkpoint,
     Event,
+    IdempotencyRecord,
     Page,
     PendingApproval,
     Run,
@@ -549,6 +552,70 @@ class DynamoRunsMixin(DynamoBase):
         self._call("delete_item", Key=key(CHECKPOINTS_PK, run_id))
 
     # ------------------------------------------------------------ runner leases
+
+    # ---------------------------------------------------------- idempotency keys
+
+    def claim_idempotency_key(
+        self,
+        scope: str,
+        key: str,
+        *,
+        fingerprint: str = "",
+        lease_s: float = 300.0,
+        keep_s: float = 86_400.0,
+        now: float | None = None,
+    ) -> IdempotencyRecord:
+        """See `Store.claim_idempotency_key`: the record is read, decided on, and written
+        back conditional on being what was read (absent, or the same version of it)."""
+        now, digest = self._now(now), key_digest(key)
+        pk = f"IDEM#{scope}"
+        for _ in range(10):
+            item = self._get(pk, digest)
+            found = None if item is None else IdempotencyRecord(**body(item))
+            record = claimed(found, scope=scope, key=digest, fingerprint=fingerprint,
+                             lease_s=lease_s, keep_s=keep_s, now=now)  # fmt: skip
+            if record is found:
+                return record
+            unchanged: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+            if item is not None:  # the record as read, or nothing is written
+                unchanged = {
+                    "ConditionExpression": "#data = :seen",
+                    "ExpressionAttributeNames": {"#data": "data"},
+                    "ExpressionAttributeValues": {":seen": item["data"]},
+                }
+            try:
+                self._call("put_item", Item=data_item(pk, digest, record), **unchanged)
+                return record
+            except ConditionFailed:
+                continue  # another claim moved it: decide again
+        raise ConflictError("the idempotency key is contended; retry", retry_after=1)
+
+    def complete_idempotency_key(
+        self, scope: str, key: str, result: dict[str, Any], *, now: float | None = None
+    ) -> None:
+        """See `Store.complete_idempotency_key`."""
+        pk, digest = f"IDEM#{scope}", key_digest(key)
+        item = self._get(pk, digest)
+        if item is None:
+            raise NotFoundError("no claim of this idempotency key")
+        record = IdempotencyRecord(**body(item)).model_copy(
+            update={"status": "completed", "result": result, "lease_until": None}
+        )
+        self._call("put_item", Item=data_item(pk, digest, record))
+
+    def release_idempotency_key(self, scope: str, key: str) -> None:
+        """See `Store.release_idempotency_key`: deleted only while still in progress."""
+        pk, digest = f"IDEM#{scope}", key_digest(key)
+        item = self._get(pk, digest)
+        if item is None or IdempotencyRecord(**body(item)).status != "in_progress":
+            return
+        with contextlib.suppress(ConditionFailed):
+            self._call(
+                "delete_item", Key={"pk": {"S": pk}, "sk": {"S": digest}},
+                ConditionExpression="#data = :seen",
+                ExpressionAttributeNames={"#data": "data"},
+                ExpressionAttributeValues={":seen": item["data"]},
+            )  # fmt: skip
 
     def acquire_runner_lease(
         self, owner: str, ttl_s: float, *, now: float | None = None

@@ -259,6 +259,26 @@ class Run(StoreModel):
         return max(0.0, now - self.started_at - self.waited_s - waiting)
 
 
+class IdempotencyRecord(StoreModel):
+    """One idempotency key: the work it names is at work (its claim held until
+    `lease_until`), or done, with its result kept until `expires_at`."""
+
+    scope: str
+    """Where the key is unique: e.g. `api:<tenant>`, `trigger:<tenant>`."""
+    key: str
+    """The key's digest (a sha-256 of what the client sent)."""
+    status: Literal["in_progress", "completed"] = "in_progress"
+    fingerprint: str = ""
+    """The request's digest: the same key sent with another request is refused."""
+    attempts: int = 1
+    """How many claims the key has seen (a claim taken over after its holder died counts)."""
+    first_claimed_at: float = 0.0
+    lease_until: float | None = None
+    expires_at: float = 0.0
+    result: dict[str, Any] | None = None
+    """What the first completed attempt answered (a run's and session's ids, a response)."""
+
+
 class Event(StoreModel):
     """One entry of the session's durable event log (an SSE part)."""
 

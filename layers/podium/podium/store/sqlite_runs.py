@@ -7,12 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from podium.errors import ConflictError, NotFoundError
 from podium.store._sqlite_base import SqliteBase
+from podium.store.idempotency import claimed, key_digest
 from podium.store.ids import check_model_name, check_name, content_hash, utc_day
 from podium.store.models import (
     AgentVersion,
     ApiKey,
     Checkpoint,
     Event,
+    IdempotencyRecord,
     Page,
     PendingApproval,
     Run,
@@ -454,6 +456,67 @@ class SqliteRunsMixin(SqliteBase):
         """See `Store.delete_checkpoint`."""
         with self._tx() as conn:
             conn.execute("DELETE FROM checkpoints WHERE run_id = ?", (run_id,))
+
+    # ------------------------------------------------------------ runner leases
+
+    # ---------------------------------------------------------- idempotency keys
+
+    def claim_idempotency_key(
+        self,
+        scope: str,
+        key: str,
+        *,
+        fingerprint: str = "",
+        lease_s: float = 300.0,
+        keep_s: float = 86_400.0,
+        now: float | None = None,
+    ) -> IdempotencyRecord:
+        """See `Store.claim_idempotency_key`."""
+        now, digest = self._now(now), key_digest(key)
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, digest)
+            ).fetchone()
+            found = IdempotencyRecord.model_validate_json(row[0]) if row else None
+            record = claimed(found, scope=scope, key=digest, fingerprint=fingerprint,
+                             lease_s=lease_s, keep_s=keep_s, now=now)  # fmt: skip
+            if record is not found:
+                conn.execute(
+                    "INSERT OR REPLACE INTO idempotency_keys VALUES (?, ?, ?, ?)",
+                    (scope, digest, record.expires_at, record.model_dump_json()),
+                )
+        return record
+
+    def complete_idempotency_key(
+        self, scope: str, key: str, result: dict[str, Any], *, now: float | None = None
+    ) -> None:
+        """See `Store.complete_idempotency_key`."""
+        digest = key_digest(key)
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, digest)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError("no claim of this idempotency key")
+            record = IdempotencyRecord.model_validate_json(row[0]).model_copy(
+                update={"status": "completed", "result": result, "lease_until": None}
+            )
+            conn.execute(
+                "UPDATE idempotency_keys SET data = ? WHERE scope = ? AND key = ?",
+                (record.model_dump_json(), scope, digest),
+            )
+
+    def release_idempotency_key(self, scope: str, key: str) -> None:
+        """See `Store.release_idempotency_key`."""
+        digest = key_digest(key)
+        with self._tx() as conn:
+            row = conn.execute(
+                "SELECT data FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, digest)
+            ).fetchone()
+            if row and IdempotencyRecord.model_validate_json(row[0]).status == "in_progress":
+                conn.execute(
+                    "DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, digest)
+                )
 
     # ------------------------------------------------------------ runner leases
 
