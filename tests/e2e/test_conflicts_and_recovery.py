@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from podium.errors import ConflictError
-from podium.testing import Reply
+from podium.testing import Reply, Usage
 from support.podium_env import TENANT
 
 SLOW = Reply(text="a b c d e f g h", chunks=8, chunk_ms=150)
@@ -153,3 +153,32 @@ tools:
     assert len(fake_openai.chat_requests) == earlier_steps + 2
     assert active(p, session) is None
     assert p.store.get_checkpoint(run_id).owner == "survivor"
+
+
+def test_a_model_call_cut_before_its_usage_was_counted_is_counted_once_at_close(
+    podium, agents, fake_openai, monkeypatch
+):
+    """The model step writes the call's span, then counts its usage: a process that dies
+    between the two leaves a span the run's totals lack. The run's close counts it, by the
+    call's key, so a close that runs twice counts it once."""
+    agents("plain", "")
+    fake_openai.script(Reply("hello there", usage=Usage(prompt_tokens=11, completion_tokens=7)))
+    p = podium()
+    original, dropped = p.store.add_run_usage, []
+
+    def lost_once(*args, **kwargs):
+        if not dropped:
+            dropped.append(kwargs.get("idempotency_key"))
+            return None  # the process died here
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(p.store, "add_run_usage", lost_once)
+    session = p.session("plain")
+    run = p.run("plain", "hi", session=session)
+    assert dropped and run.status == "succeeded"
+    assert (run.usage.requests, run.usage.input_tokens, run.usage.output_tokens) == (1, 11, 7)
+    from podium.engine.context import RunIds, settle_usage
+
+    ids = RunIds(TENANT, session, run.run_id, run.agent, run.agent_hash)
+    again = settle_usage(p.runtime, ids, p.store.get_run(TENANT, session, run.run_id))
+    assert again.usage.input_tokens == 11  # counted once

@@ -87,6 +87,39 @@ def hold_lease(rt: Runtime, ids: RunIds, ttl_s: float) -> Session:
         raise LeaseLost(f"the session's lease is held by {holder or 'no run'}") from None
 
 
+def usage_key(run_id: str, step: int, attempt: int) -> str:
+    """What a model call's usage is counted under: each call once."""
+    return f"{run_id}:{step}:{attempt}"
+
+
+def settle_usage(rt: Runtime, ids: RunIds, run: Run) -> Run:
+    """Count every model call the run's trace shows and its usage does not: a step cut
+    between writing a call's span and counting the call (each is counted once, by its key).
+    Returns the run as it now is."""
+    from podium.store.models import Usage  # noqa: PLC0415
+
+    spans = [s for s in rt.store.list_spans(ids.tenant, ids.session_id, ids.run_id)
+             if s.kind == "model" and "input_tokens" in (s.attributes or {})]  # fmt: skip
+    if len(spans) <= run.usage.requests:
+        return run
+    for span in spans:
+        found = span.attributes
+        usage = Usage(
+            requests=1, input_tokens=int(found.get("input_tokens", 0)),
+            output_tokens=int(found.get("output_tokens", 0)),
+            cached_tokens=int(found.get("cached_tokens", 0)),
+            reasoning_tokens=int(found.get("reasoning_tokens", 0)),
+            cost_micro_usd=round(float(found.get("cost_usd", 0.0)) * 1_000_000),
+        )  # fmt: skip
+        rt.store.add_run_usage(
+            ids.tenant, ids.session_id, ids.run_id, usage, agent=ids.agent,
+            model=str(found.get("model", span.name)),
+            idempotency_key=usage_key(ids.run_id, int(found.get("step", 0)),
+                                      int(found.get("attempt", 0))),
+        )  # fmt: skip
+    return load_run(rt, ids)
+
+
 def clear_pending(rt: Runtime, ids: RunIds, run: Run) -> None:
     """Nothing of the run waits any more (its waits timed out, or it ended): every pending
     approval and client tool is resolved (each by one writer only)."""

@@ -29,6 +29,7 @@ from podium.engine.context import (
     hold_lease,
     load_run,
     mark_cancelled_if_requested,
+    usage_key,
 )
 from podium.engine.eventlog import EventWriter
 from podium.engine.runtime import Runtime
@@ -409,15 +410,15 @@ def _call(
         result=result,
         attempts=[a.model_dump() for a in result.attempts],
     )
-    usage = _usage(result.usage)
+    spans.flush()  # the call's span first: usage is never counted without the span showing it
     rt.store.add_run_usage(
         ids.tenant,
         ids.session_id,
         ids.run_id,
-        usage,
+        _usage(result.usage),
         agent=agent.name,
         model=result.model,
-        idempotency_key=f"{ids.run_id}:{number}:{attempt}",
+        idempotency_key=usage_key(ids.run_id, number, attempt),
     )
     writer.emit(
         ui.data(ui.DATA_USAGE, {"step": number, "model": result.model, **_usage_view(result.usage)})

@@ -19,6 +19,7 @@ from podium.engine.context import (
     end_wait,
     hold_lease,
     load_run,
+    settle_usage,
 )
 from podium.engine.eventlog import BEGIN_LANE, END_LANE, FAIL_LANE, EventWriter
 from podium.engine.runtime import Runtime
@@ -165,6 +166,8 @@ def _close(
     span, and release the lease. Safe to repeat: a closed run keeps its first outcome.
     `settled`: the conversation is known to end with the run's answer (no call is open)."""
     run = load_run(rt, ids)
+    if run.step > 0:  # a model call cut short of being counted is counted now
+        run = settle_usage(rt, ids, run)
     began = run.status != "queued"  # BeginRun ran: the run's span exists
     repeated = run.terminal  # closed before (a retried or resumed close)
     pinned = rt.agents.pinned(ids.agent, ids.agent_hash)
